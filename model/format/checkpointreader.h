@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "formaterror.h"
+#include "globalclass.h"
+#include "mappedfile.h"
+#include "pyvalue.h"
+#include "tensorinfo.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ckpt::format {
+
+enum class ContainerFormat : std::uint8_t {
+    TorchZip, TorchLegacy, TorchTar, TorchScript, Safetensors, Index, Pickle, Unknown,
+};
+std::string_view formatName(ContainerFormat f) noexcept; ///< "torch-zip", "torch-legacy", ...
+
+/// Progress callback: bytes (or elements) done of total; return false to cancel.
+using ProgressFn = std::function<bool(std::uint64_t done, std::uint64_t total)>;
+
+/// A non-fatal problem: something was skipped or shown as opaque.
+struct ReadWarning
+{
+    std::string message;
+    std::string record;
+    std::uint64_t offset = FormatError::kNoOffset;
+    std::string text() const { return FormatError::describe(message, record, offset, false); }
+};
+
+/// The fatal error of a read, if any (whatever was read before it is still in the result).
+struct ReadError
+{
+    FormatError::Kind kind = FormatError::Kind::Corrupt;
+    std::string message;
+    std::string record;
+    std::uint64_t offset = FormatError::kNoOffset;
+    bool offsetInRecord = false;
+    std::string text() const { return FormatError::describe(message, record, offset, offsetInRecord); }
+};
+
+/// A tensor reached at a path (PRODUCT.md section 4 "Paths"). The same tensor may be listed at
+/// several paths (tied weights, memo references).
+struct TensorPath
+{
+    std::vector<std::string> keys;
+    int tensor = -1; ///< index into CheckpointData::tensors
+    std::string path() const; ///< keys joined with '/'
+};
+
+/// Resource limits of a read (FORMAT.md section 8, 13).
+struct ReadLimits
+{
+    std::uint64_t maxPickleBytes = 1ull << 31;   ///< a pickle/record we parse in memory
+    std::uint64_t maxNodes = 50'000'000;         ///< value graph nodes
+    std::uint64_t maxMemo = 50'000'000;          ///< memo entries
+    std::uint32_t maxDepth = 2000;               ///< nesting depth of walks over the graph
+    std::uint64_t maxInflated = 1ull << 32;      ///< bytes one deflated record may inflate to
+    std::uint32_t maxNestedPickles = 4;          ///< nested torch.save blobs inside bytes
+};
+
+/// Everything read from one checkpoint: the value graph, the tensors and storages, the globals
+/// referenced, warnings and, if reading stopped early, the error. Immutable after reading;
+/// safe to share between threads (tensor bytes are read through the map).
+struct CheckpointData
+{
+    std::string file;
+    ContainerFormat format = ContainerFormat::Unknown;
+    std::vector<std::shared_ptr<const MappedFile>> files; ///< [0] = the file; shards follow
+    ValueGraph graph;
+    Value *root = nullptr;                ///< the top-level object (partial after an error)
+    std::vector<TensorInfo> tensors;
+    std::vector<StorageInfo> storages;
+    std::vector<TensorPath> paths;        ///< tensors in walk order, at every path
+    std::vector<GlobalUse> globals;       ///< every global referenced, by first occurrence
+    std::vector<ReadWarning> warnings;
+    std::optional<ReadError> error;
+    std::vector<std::pair<std::string, std::string>> metadata; ///< safetensors __metadata__, index metadata
+    std::vector<std::string> shardOfTensor; ///< index format: shard file name per tensor
+    std::string archivePrefix;            ///< zip formats
+    std::string version;                  ///< zip `version` record / legacy protocol
+
+    bool ok() const noexcept { return !error.has_value(); }
+    bool hasDangerousGlobals() const noexcept;
+};
+
+/// Opens `path`, sniffs its format (FORMAT.md section 0) and reads the container directory and
+/// the pickle(s). Tensor bytes are not touched. Never throws: a fatal problem is returned in
+/// `error` together with whatever could be read. Nothing is executed, nothing is written.
+std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path,
+                                                     const ReadLimits &limits = {},
+                                                     const ProgressFn &progress = {}) noexcept;
+
+/// Same, for bytes already in memory (fuzzing, nested pickles). `name` is used in messages.
+std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const std::string &name,
+                                                          const ReadLimits &limits = {}) noexcept;
+
+} // namespace ckpt::format
