@@ -5,9 +5,11 @@
 #include "globalclass.h"
 #include "mappedfile.h"
 #include "pyvalue.h"
+#include "tensordecode.h"
 #include "tensorinfo.h"
 
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +95,16 @@ struct CheckpointData
 std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path,
                                                      const ReadLimits &limits = {},
                                                      const ProgressFn &progress = {}) noexcept;
+
+/// The decodable view of tensor `tensor` (strided/quantized tensors with data), or why there is
+/// none ("meta tensor has no data", "storage 'x' is missing", "sparse tensor: see its values
+/// component", "tensor needs 12 storage elements, storage has 8"). Cheap; safe from any thread.
+struct TensorViewResult
+{
+    std::optional<StridedView> view;
+    std::string error;
+};
+TensorViewResult tensorView(const CheckpointData &data, int tensor);
 
 /// Same, for bytes already in memory (fuzzing, nested pickles). `name` is used in messages.
 std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const std::string &name,
