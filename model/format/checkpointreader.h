@@ -74,6 +74,9 @@ struct CheckpointData
     std::vector<std::shared_ptr<const MappedFile>> files; ///< [0] = the file; shards follow
     ValueGraph graph;
     Value *root = nullptr;                ///< the top-level object (partial after an error)
+    /// Further top-level values shown beside the root, with their path prefix (TorchScript
+    /// constants: "CONSTANTS" -> {c0: tensor, ...}).
+    std::vector<std::pair<std::string, Value *>> extraRoots;
     std::vector<TensorInfo> tensors;
     std::vector<StorageInfo> storages;
     std::vector<TensorPath> paths;        ///< tensors in walk order, at every path

@@ -85,6 +85,8 @@ class ValueGraph
 public:
     Value *make(ValueKind kind);
     std::size_t size() const noexcept { return m_nodes.size(); }
+    /// The i-th node made (creation order = pickle order).
+    Value *at(std::size_t i) noexcept { return &m_nodes[i]; }
 
     /// Shared immutable nodes (None, True, False, the empty tuple) to keep graphs small.
     Value *none();

@@ -1,2 +1,757 @@
 // SPDX-License-Identifier: MIT
 #include "torchlayout.h"
+
+#include <unordered_set>
+
+namespace ckpt::format {
+
+namespace {
+
+bool isStr(const Value *v) noexcept
+{
+    return v && v->kind == ValueKind::Str;
+}
+
+bool isSeq(const Value *v) noexcept
+{
+    return v && (v->kind == ValueKind::Tuple || v->kind == ValueKind::List);
+}
+
+/// Argument `i` of an Object's argument tuple, or nullptr.
+Value *arg(const Value *obj, std::size_t i) noexcept
+{
+    if (!obj->args || !isSeq(obj->args) || i >= obj->args->items.size())
+        return nullptr;
+    return obj->args->items[i];
+}
+
+std::size_t argCount(const Value *obj) noexcept
+{
+    return obj->args && isSeq(obj->args) ? obj->args->items.size() : 0;
+}
+
+/// Reads a tuple/list (or torch.Size already turned into a Tuple) of ints.
+bool intList(const Value *v, std::vector<std::int64_t> &out)
+{
+    if (!isSeq(v))
+        return false;
+    out.clear();
+    out.reserve(v->items.size());
+    for (const Value *item : v->items) {
+        std::int64_t i = 0;
+        if (!item || !item->toInt(i))
+            return false;
+        out.push_back(i);
+    }
+    return true;
+}
+
+bool truthy(const Value *v) noexcept
+{
+    if (!v)
+        return false;
+    switch (v->kind) {
+    case ValueKind::Bool: return v->boolean;
+    case ValueKind::Int: return v->integer != 0;
+    default: return false;
+    }
+}
+
+/// Decodes the UTF-8 text of a Str into code points <= 255 (`_codecs.encode(s, 'latin1')`).
+bool latin1Bytes(std::string_view utf8, std::string &out)
+{
+    out.clear();
+    out.reserve(utf8.size());
+    for (std::size_t i = 0; i < utf8.size();) {
+        const auto c = static_cast<unsigned char>(utf8[i]);
+        if (c < 0x80) {
+            out.push_back(static_cast<char>(c));
+            ++i;
+        } else if ((c & 0xE0) == 0xC0 && i + 1 < utf8.size()) {
+            const unsigned cp = ((c & 0x1Fu) << 6) | (static_cast<unsigned char>(utf8[i + 1]) & 0x3Fu);
+            if (cp > 0xFF)
+                return false;
+            out.push_back(static_cast<char>(cp));
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Turns `v` into a copy of `target` (keeps v's offset). Used where a call's result is one of
+/// its arguments (TorchScript type tags, list builders, 'module' persistent ids).
+void becomeCopyOf(Value *v, const Value *target)
+{
+    if (v == target)
+        return;
+    const std::uint64_t offset = v->offset;
+    *v = *target;
+    v->offset = offset;
+}
+
+class Interpreter
+{
+public:
+    Interpreter(CheckpointData &data, const StorageResolver &resolve, const std::string &pickleName,
+                const PlainIdResolver &plainId)
+        : m_data(data), m_resolve(resolve), m_plainId(plainId), m_pickle(pickleName)
+    {
+    }
+
+    void run(std::size_t firstNode)
+    {
+        // Nodes are created in pickle order, so arguments are interpreted before the calls
+        // that use them; convert() still handles the odd forward reference itself.
+        const std::size_t end = m_data.graph.size();
+        for (std::size_t i = firstNode; i < end; ++i)
+            m_nodes.push_back(nodeAt(i));
+        for (Value *v : m_nodes)
+            convert(v);
+    }
+
+private:
+    Value *nodeAt(std::size_t i) { return m_data.graph.at(i); }
+
+    void warn(const std::string &message, std::uint64_t offset)
+    {
+        if (m_data.warnings.size() < 1000)
+            m_data.warnings.push_back({message, m_pickle, offset});
+    }
+
+    void convert(Value *v)
+    {
+        if (!v)
+            return;
+        if (v->kind == ValueKind::PersistentId) {
+            convertPersistentId(v);
+            return;
+        }
+        if (v->kind != ValueKind::Object || !v->cls || v->cls->kind != ValueKind::Global)
+            return;
+        if (!m_converting.insert(v).second)
+            return; // already in progress (cycle through arguments)
+        convertCall(v);
+        m_converting.erase(v);
+    }
+
+    void convertPersistentId(Value *v)
+    {
+        Value *pid = v->args;
+        if (isStr(pid) && m_plainId) {
+            convertTarId(v, pid->text);
+            return;
+        }
+        if (!isSeq(pid) || pid->items.empty() || !pid->items[0]) {
+            warn("persistent id of an unknown form is shown as an opaque value", v->offset);
+            return;
+        }
+        std::string tag;
+        if (pid->items[0]->kind == ValueKind::Str || pid->items[0]->kind == ValueKind::Bytes)
+            tag = pid->items[0]->text;
+        if (tag == "module" && pid->items.size() >= 2 && pid->items[1]) {
+            // ('module', cls, source_file, source): the class itself; never look at the source.
+            becomeCopyOf(v, pid->items[1]);
+            return;
+        }
+        if (tag != "storage" || pid->items.size() < 5) {
+            warn("persistent id '" + tag + "' is not a storage; shown as an opaque value", v->offset);
+            return;
+        }
+        const Value *type = pid->items[1];
+        const Value *key = pid->items[2];
+        const Value *location = pid->items[3];
+        std::int64_t numel = 0;
+        auto dtype = storageTypeDType(type);
+        if (!dtype) {
+            // v3 files may name a dtype global instead of a storage class.
+            if (type && type->kind == ValueKind::Global && type->module() == "torch")
+                dtype = dtypeFromName(type->name());
+        }
+        if (!dtype || !key || !pid->items[4] || !pid->items[4]->toInt(numel) || numel < 0) {
+            warn("storage persistent id with an unknown type or size", v->offset);
+            return;
+        }
+        std::string keyText = key->kind == ValueKind::Int ? std::to_string(key->integer) : key->text;
+        std::string loc = isStr(location) ? location->text : std::string("cpu");
+        const int index = m_resolve(keyText, *dtype, static_cast<std::uint64_t>(numel), loc, v->offset);
+        if (index < 0)
+            return;
+        v->kind = ValueKind::Storage;
+        v->integer = index;
+        // Very old legacy files: (view_key, offset, size) sub-range of the root storage.
+        if (pid->items.size() >= 6 && isSeq(pid->items[5]) && pid->items[5]->items.size() >= 3)
+            warn("storage view metadata is ignored (pre-1.0 file)", v->offset);
+    }
+
+    void convertTarId(Value *v, const std::string &id)
+    {
+        if (!m_plainId || !m_plainId(id, v))
+            warn("persistent id '" + id + "' names no tensor or storage in the archive", v->offset);
+    }
+
+    int storageOf(Value *v)
+    {
+        if (v && v->kind == ValueKind::PersistentId)
+            convertPersistentId(v);
+        if (v && v->kind == ValueKind::Storage)
+            return static_cast<int>(v->integer);
+        return -1;
+    }
+
+    Value *tensorOf(Value *v)
+    {
+        convert(v);
+        return v && v->kind == ValueKind::Tensor ? v : nullptr;
+    }
+
+    int addTensor(Value *v, TensorInfo t)
+    {
+        t.pickleOffset = v->offset;
+        m_data.tensors.push_back(std::move(t));
+        const int index = static_cast<int>(m_data.tensors.size() - 1);
+        v->kind = ValueKind::Tensor;
+        v->integer = index;
+        return index;
+    }
+
+    /// storage, offset, size, stride: the common head of the strided builders.
+    bool stridedHead(Value *obj, std::size_t first, TensorInfo &t, const char *builder)
+    {
+        const int storage = storageOf(arg(obj, first));
+        std::int64_t offset = 0;
+        if (storage < 0 || !arg(obj, first + 1) || !arg(obj, first + 1)->toInt(offset)
+            || !intList(sizeArg(arg(obj, first + 2)), t.shape)
+            || !intList(sizeArg(arg(obj, first + 3)), t.stride)) {
+            warn(std::string(builder) + " with arguments of an unexpected form; shown as an opaque object",
+                 obj->offset);
+            return false;
+        }
+        t.storage = storage;
+        t.storageOffset = offset;
+        const StorageInfo &s = m_data.storages[static_cast<std::size_t>(storage)];
+        t.dtype = s.dtype;
+        t.device = s.location;
+        t.builder = builder;
+        return true;
+    }
+
+    /// torch.Size(...) objects not yet converted are accepted as size arguments.
+    Value *sizeArg(Value *v)
+    {
+        convert(v);
+        return v;
+    }
+
+    void applyMetadata(TensorInfo &t, const Value *metadata)
+    {
+        if (!metadata || metadata->kind != ValueKind::Dict)
+            return;
+        if (const Value *c = metadata->get("conj"))
+            t.conj = truthy(c);
+        if (const Value *n = metadata->get("neg"))
+            t.neg = truthy(n);
+    }
+
+    void convertCall(Value *v)
+    {
+        const Value *g = v->cls;
+        const std::string_view mod = g->module();
+        const std::string_view name = g->name();
+        if (mod == "torch._utils")
+            convertTorchUtils(v, name);
+        else if (mod == "torch._tensor" && (name == "_rebuild_from_type_v2" || name == "_rebuild_from_type"))
+            convertFromType(v);
+        else if (mod == "collections" && (name == "OrderedDict" || name == "Counter" || name == "defaultdict"))
+            convertDictClass(v, name == "OrderedDict");
+        else if (mod == "torch" && name == "Size")
+            convertSize(v);
+        else if (mod == "builtins")
+            convertBuiltin(v, name);
+        else if (mod == "_codecs" && name == "encode")
+            convertCodecsEncode(v);
+        else if (mod == "torch.jit._pickle")
+            convertJitPickle(v, name);
+        else if (mod == "copyreg" && name == "_reconstructor" && arg(v, 0)) {
+            // copyreg._reconstructor(cls, base, state): an instance of cls.
+            Value *cls = arg(v, 0);
+            v->cls = cls;
+            v->origin = ObjectOrigin::NewObj;
+        } else if (mod == "torch.nn.parameter" && name == "Parameter") {
+            // Parameter(data, requires_grad) called directly (NEWOBJ/REDUCE).
+            convertParameter(v, arg(v, 0), argCount(v) > 1 ? arg(v, 1) : nullptr);
+        }
+    }
+
+    void convertTorchUtils(Value *v, std::string_view name)
+    {
+        TensorInfo t;
+        if (name == "_rebuild_tensor_v2" || name == "_rebuild_tensor") {
+            if (!stridedHead(v, 0, t, name == "_rebuild_tensor" ? "_rebuild_tensor" : "_rebuild_tensor_v2"))
+                return;
+            if (name == "_rebuild_tensor_v2") {
+                t.requiresGrad = truthy(arg(v, 4));
+                applyMetadata(t, arg(v, 6));
+            }
+            addTensor(v, std::move(t));
+        } else if (name == "_rebuild_tensor_v3") {
+            if (!stridedHead(v, 0, t, "_rebuild_tensor_v3"))
+                return;
+            t.requiresGrad = truthy(arg(v, 4));
+            const Value *dt = arg(v, 6);
+            if (dt && dt->kind == ValueKind::Global) {
+                if (auto d = dtypeFromName(dt->name()))
+                    t.dtype = *d;
+            }
+            applyMetadata(t, arg(v, 7));
+            addTensor(v, std::move(t));
+        } else if (name == "_rebuild_parameter" || name == "_rebuild_parameter_with_state") {
+            convertParameter(v, arg(v, 0), arg(v, 1));
+            if (name == "_rebuild_parameter_with_state" && arg(v, 3))
+                v->state = arg(v, 3);
+        } else if (name == "_rebuild_qtensor") {
+            convertQTensor(v);
+        } else if (name == "_rebuild_sparse_tensor" || name == "_rebuild_sparse_csr_tensor") {
+            convertSparse(v);
+        } else if (name == "_rebuild_meta_tensor_no_storage") {
+            const Value *dt = arg(v, 0);
+            if (!dt || dt->kind != ValueKind::Global || !intList(sizeArg(arg(v, 1)), t.shape)
+                || !intList(sizeArg(arg(v, 2)), t.stride)) {
+                warn("meta tensor with arguments of an unexpected form", v->offset);
+                return;
+            }
+            t.dtype = dtypeFromName(dt->name()).value_or(DType::Unknown);
+            t.requiresGrad = truthy(arg(v, 3));
+            t.device = "meta";
+            t.builder = "_rebuild_meta_tensor_no_storage";
+            addTensor(v, std::move(t));
+        } else if (name == "_rebuild_wrapper_subclass") {
+            const Value *dt = arg(v, 1);
+            if (!dt || dt->kind != ValueKind::Global || !intList(sizeArg(arg(v, 2)), t.shape)
+                || !intList(sizeArg(arg(v, 3)), t.stride)) {
+                warn("wrapper subclass tensor with arguments of an unexpected form", v->offset);
+                return;
+            }
+            t.dtype = dtypeFromName(dt->name()).value_or(DType::Unknown);
+            if (arg(v, 0) && arg(v, 0)->kind == ValueKind::Global)
+                t.subclass = std::string(arg(v, 0)->module()) + "." + std::string(arg(v, 0)->name());
+            t.requiresGrad = truthy(arg(v, 7));
+            t.builder = "_rebuild_wrapper_subclass";
+            t.device = "meta";
+            addTensor(v, std::move(t));
+        } else if (name == "_rebuild_device_tensor_from_cpu_tensor") {
+            Value *inner = tensorOf(arg(v, 0));
+            if (!inner)
+                return;
+            TensorInfo copy = m_data.tensors[static_cast<std::size_t>(inner->integer)];
+            if (isStr(arg(v, 2)))
+                copy.device = arg(v, 2)->text;
+            copy.requiresGrad = truthy(arg(v, 3));
+            addTensor(v, std::move(copy));
+        }
+    }
+
+    void convertParameter(Value *v, Value *data, const Value *requiresGrad)
+    {
+        Value *inner = tensorOf(data);
+        if (!inner) {
+            warn("Parameter whose data is not a tensor; shown as an opaque object", v->offset);
+            return;
+        }
+        TensorInfo t = m_data.tensors[static_cast<std::size_t>(inner->integer)];
+        t.isParameter = true;
+        t.requiresGrad = requiresGrad ? truthy(requiresGrad) : true;
+        addTensor(v, std::move(t));
+    }
+
+    void convertQTensor(Value *v)
+    {
+        TensorInfo t;
+        if (!stridedHead(v, 0, t, "_rebuild_qtensor"))
+            return;
+        const Value *q = arg(v, 4);
+        if (!isSeq(q) || q->items.empty() || !q->items[0]) {
+            warn("quantized tensor without quantizer parameters", v->offset);
+            return;
+        }
+        QuantParams p;
+        const Value *scheme = q->items[0];
+        p.scheme = scheme->kind == ValueKind::Global ? std::string(scheme->name()) : pyRepr(scheme);
+        if (p.scheme == "per_tensor_affine" && q->items.size() >= 3) {
+            q->items[1]->toDouble(p.scale);
+            q->items[2]->toInt(p.zeroPoint);
+        } else if ((p.scheme == "per_channel_affine" || p.scheme == "per_channel_affine_float_qparams")
+                   && q->items.size() >= 4) {
+            Value *scales = tensorOf(q->items[1]);
+            Value *zps = tensorOf(q->items[2]);
+            if (!scales || !zps || !q->items[3]->toInt(p.axis)) {
+                warn("per-channel quantized tensor with unexpected parameters", v->offset);
+                return;
+            }
+            p.scalesTensor = static_cast<int>(scales->integer);
+            p.zeroPointsTensor = static_cast<int>(zps->integer);
+        } else {
+            warn("quantization scheme '" + p.scheme + "' is not decoded", v->offset);
+        }
+        t.quant = std::move(p);
+        t.requiresGrad = truthy(arg(v, 5));
+        addTensor(v, std::move(t));
+    }
+
+    void convertSparse(Value *v)
+    {
+        // (layout, data); layout = torch.serialization._get_layout('torch.sparse_coo') call.
+        Value *layoutCall = arg(v, 0);
+        Value *data = arg(v, 1);
+        std::string layoutName;
+        if (layoutCall && layoutCall->kind == ValueKind::Object && isStr(arg(layoutCall, 0)))
+            layoutName = arg(layoutCall, 0)->text;
+        else if (layoutCall && layoutCall->kind == ValueKind::Global)
+            layoutName = std::string(layoutCall->name());
+        if (layoutName.starts_with("torch."))
+            layoutName.erase(0, 6);
+        if (!isSeq(data)) {
+            warn("sparse tensor with data of an unexpected form", v->offset);
+            return;
+        }
+        TensorInfo t;
+        t.builder = "_rebuild_sparse_tensor";
+        std::size_t valuesAt = 1;
+        std::size_t sizeAt = 2;
+        std::size_t parts = 2;
+        if (layoutName == "sparse_coo") {
+            t.layout = Layout::SparseCoo;
+        } else {
+            if (layoutName == "sparse_csr")
+                t.layout = Layout::SparseCsr;
+            else if (layoutName == "sparse_csc")
+                t.layout = Layout::SparseCsc;
+            else if (layoutName == "sparse_bsr")
+                t.layout = Layout::SparseBsr;
+            else if (layoutName == "sparse_bsc")
+                t.layout = Layout::SparseBsc;
+            else {
+                warn("sparse layout '" + layoutName + "' is not known", v->offset);
+                return;
+            }
+            valuesAt = 2;
+            sizeAt = 3;
+            parts = 3;
+        }
+        if (data->items.size() <= sizeAt) {
+            warn("sparse tensor with too few components", v->offset);
+            return;
+        }
+        for (std::size_t i = 0; i < parts; ++i) {
+            Value *c = tensorOf(data->items[i]);
+            if (!c) {
+                warn("sparse tensor component is not a tensor", v->offset);
+                return;
+            }
+            t.components.push_back(static_cast<int>(c->integer));
+        }
+        if (!intList(sizeArg(data->items[sizeAt]), t.shape)) {
+            warn("sparse tensor without a size", v->offset);
+            return;
+        }
+        const TensorInfo &values = m_data.tensors[static_cast<std::size_t>(t.components[valuesAt])];
+        t.dtype = values.dtype;
+        t.device = values.device;
+        t.quant = values.quant;
+        addTensor(v, std::move(t));
+    }
+
+    void convertFromType(Value *v)
+    {
+        // (func, new_type, args, state): func(*args), then tagged with new_type and state.
+        Value *func = arg(v, 0);
+        Value *type = arg(v, 1);
+        Value *args = arg(v, 2);
+        if (!func || func->kind != ValueKind::Global || !isSeq(args))
+            return;
+        Value *state = arg(v, 3);
+        v->cls = func;
+        v->args = args;
+        convertCall(v);
+        if (v->kind != ValueKind::Tensor)
+            return;
+        TensorInfo &t = m_data.tensors[static_cast<std::size_t>(v->integer)];
+        if (type && type->kind == ValueKind::Global) {
+            const std::string cls = std::string(type->module()) + "." + std::string(type->name());
+            if (cls != "torch.Tensor" && cls != "torch.nn.parameter.Parameter")
+                t.subclass = cls;
+            if (cls == "torch.nn.parameter.Parameter")
+                t.isParameter = true;
+        }
+        if (state && state->kind == ValueKind::Dict && state->dictSize() > 0)
+            v->state = state;
+    }
+
+    void convertDictClass(Value *v, bool ordered)
+    {
+        Value *items = v->dictItems;
+        Value *state = v->state;
+        Value *cls = v->cls;
+        Value *first = arg(v, 0);
+        v->kind = ValueKind::Dict;
+        v->items.clear();
+        // OrderedDict([(k, v), ...]) / Counter({...}) forms.
+        if (ordered && first && isSeq(first)) {
+            for (Value *pair : first->items)
+                if (pair && isSeq(pair) && pair->items.size() == 2) {
+                    v->items.push_back(pair->items[0]);
+                    v->items.push_back(pair->items[1]);
+                }
+        } else if (!ordered && first && first->kind == ValueKind::Dict && cls->name() == "Counter") {
+            v->items = first->items;
+        }
+        if (items && items->kind == ValueKind::Dict)
+            v->items.insert(v->items.end(), items->items.begin(), items->items.end());
+        v->cls = cls;
+        v->state = state;
+        v->args = nullptr;
+        v->dictItems = nullptr;
+        v->listItems = nullptr;
+    }
+
+    void convertSize(Value *v)
+    {
+        Value *first = arg(v, 0);
+        if (!isSeq(first))
+            return;
+        std::vector<Value *> items = first->items;
+        Value *cls = v->cls;
+        v->kind = ValueKind::Tuple;
+        v->items = std::move(items);
+        v->cls = cls; // remembered for display: torch.Size
+        v->args = nullptr;
+    }
+
+    void convertBuiltin(Value *v, std::string_view name)
+    {
+        Value *first = arg(v, 0);
+        if (name == "set" || name == "frozenset") {
+            std::vector<Value *> items;
+            if (first && (isSeq(first) || first->kind == ValueKind::Set || first->kind == ValueKind::FrozenSet))
+                items = first->items;
+            v->kind = name == "set" ? ValueKind::Set : ValueKind::FrozenSet;
+            v->items = std::move(items);
+            v->cls = nullptr;
+            v->args = nullptr;
+        } else if (name == "complex") {
+            double re = 0;
+            double im = 0;
+            if (first && !first->toDouble(re))
+                return;
+            if (arg(v, 1) && !arg(v, 1)->toDouble(im))
+                return;
+            v->kind = ValueKind::Complex;
+            v->real = re;
+            v->imag = im;
+            v->cls = nullptr;
+            v->args = nullptr;
+        } else if (name == "bytearray" || name == "bytes") {
+            std::string bytes;
+            if (first && (first->kind == ValueKind::Bytes || first->kind == ValueKind::ByteArray))
+                bytes = first->text;
+            else if (first && first->kind == ValueKind::Str && !latin1Bytes(first->text, bytes))
+                return;
+            else if (first && first->kind != ValueKind::Str)
+                return;
+            v->kind = name == "bytes" ? ValueKind::Bytes : ValueKind::ByteArray;
+            v->text = std::move(bytes);
+            v->cls = nullptr;
+            v->args = nullptr;
+        }
+    }
+
+    void convertCodecsEncode(Value *v)
+    {
+        Value *first = arg(v, 0);
+        std::string bytes;
+        if (!isStr(first) || !latin1Bytes(first->text, bytes))
+            return;
+        v->kind = ValueKind::Bytes;
+        v->text = std::move(bytes);
+        v->cls = nullptr;
+        v->args = nullptr;
+    }
+
+    void convertJitPickle(Value *v, std::string_view name)
+    {
+        Value *first = arg(v, 0);
+        if (!first)
+            return;
+        if (name == "restore_type_tag") {
+            convert(first);
+            becomeCopyOf(v, first);
+        } else if (name.starts_with("build_") && name.ends_with("list") && isSeq(first)) {
+            for (Value *item : first->items)
+                convert(item);
+            std::vector<Value *> items = first->items;
+            v->kind = ValueKind::List;
+            v->items = std::move(items);
+            v->cls = nullptr;
+            v->args = nullptr;
+        }
+    }
+
+    CheckpointData &m_data;
+    const StorageResolver &m_resolve;
+    const PlainIdResolver &m_plainId;
+    std::string m_pickle;
+    std::vector<Value *> m_nodes;
+    std::unordered_set<Value *> m_converting;
+};
+
+} // namespace
+
+void interpretGraph(CheckpointData &data, std::size_t firstNode, const StorageResolver &resolve,
+                    const std::string &pickleName, const PlainIdResolver &plainId)
+{
+    Interpreter(data, resolve, pickleName, plainId).run(firstNode);
+}
+
+std::string pathKey(const Value *key)
+{
+    if (key && key->kind == ValueKind::Str)
+        return key->text;
+    return pyRepr(key, 4, 16);
+}
+
+std::optional<DType> storageTypeDType(const Value *global)
+{
+    if (!global || global->kind != ValueKind::Global)
+        return std::nullopt;
+    const std::string_view mod = global->module();
+    const std::string_view name = global->name();
+    if (mod != "torch" && mod != "torch.cuda" && mod != "torch.storage")
+        return std::nullopt;
+    if (name == "UntypedStorage" || name == "_UntypedStorage" || name == "ByteStorage")
+        return DType::UInt8;
+    return dtypeFromStorageClass(name);
+}
+
+namespace {
+
+struct WalkFrame
+{
+    Value *node;
+    std::vector<std::pair<std::string, Value *>> children;
+    std::size_t next = 0;
+};
+
+void appendDictChildren(const Value *dict, std::vector<std::pair<std::string, Value *>> &out)
+{
+    out.reserve(out.size() + dict->dictSize());
+    for (std::size_t i = 0; i < dict->dictSize(); ++i)
+        out.emplace_back(pathKey(dict->dictKey(i)), dict->dictValue(i));
+}
+
+void appendSeqChildren(const Value *seq, std::vector<std::pair<std::string, Value *>> &out)
+{
+    out.reserve(out.size() + seq->items.size());
+    for (std::size_t i = 0; i < seq->items.size(); ++i)
+        out.emplace_back(std::to_string(i), seq->items[i]);
+}
+
+/// The children a path walk descends into (PRODUCT.md 4 "Paths"): dict items, sequence
+/// elements, and an object's attributes (its BUILD state dict, or the dict part of a
+/// (dict, slots) state). Arguments of opaque calls are not descended into.
+std::vector<std::pair<std::string, Value *>> walkChildren(const Value *v)
+{
+    std::vector<std::pair<std::string, Value *>> out;
+    switch (v->kind) {
+    case ValueKind::Dict:
+        appendDictChildren(v, out);
+        break;
+    case ValueKind::List:
+    case ValueKind::Tuple:
+        appendSeqChildren(v, out);
+        break;
+    case ValueKind::Object:
+        if (v->dictItems && v->dictItems->kind == ValueKind::Dict) {
+            appendDictChildren(v->dictItems, out);
+        } else if (v->listItems && v->listItems->kind == ValueKind::List) {
+            appendSeqChildren(v->listItems, out);
+        } else if (v->state) {
+            if (v->state->kind == ValueKind::Dict) {
+                appendDictChildren(v->state, out);
+            } else if (v->state->kind == ValueKind::Tuple && v->state->items.size() == 2) {
+                for (const Value *part : v->state->items)
+                    if (part && part->kind == ValueKind::Dict)
+                        appendDictChildren(part, out);
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return out;
+}
+
+constexpr std::uint64_t kMaxWalkVisits = 20'000'000;
+
+} // namespace
+
+void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std::string> &prefix,
+                        std::uint32_t maxDepth)
+{
+    if (!root)
+        return;
+    std::vector<std::string> keys = prefix;
+    if (root->kind == ValueKind::Tensor) {
+        data.paths.push_back({keys, static_cast<int>(root->integer)});
+        return;
+    }
+    std::vector<WalkFrame> stack;
+    std::unordered_set<const Value *> onPath;
+    stack.push_back({root, walkChildren(root)});
+    onPath.insert(root);
+    std::uint64_t visits = 0;
+    bool depthWarned = false;
+    while (!stack.empty()) {
+        WalkFrame &top = stack.back();
+        if (top.next >= top.children.size()) {
+            onPath.erase(top.node);
+            stack.pop_back();
+            if (!keys.empty() && keys.size() > prefix.size())
+                keys.pop_back();
+            continue;
+        }
+        auto &[key, child] = top.children[top.next++];
+        if (!child)
+            continue;
+        if (++visits > kMaxWalkVisits) {
+            data.warnings.push_back({"the listing stopped after " + std::to_string(kMaxWalkVisits)
+                                         + " values (the same objects are reachable through very many paths)",
+                                     {}, FormatError::kNoOffset});
+            return;
+        }
+        if (child->kind == ValueKind::Tensor) {
+            keys.push_back(key);
+            data.paths.push_back({keys, static_cast<int>(child->integer)});
+            keys.pop_back();
+            continue;
+        }
+        if (onPath.count(child))
+            continue; // a cycle: the object contains itself
+        auto children = walkChildren(child);
+        if (children.empty())
+            continue;
+        if (stack.size() >= maxDepth) {
+            if (!depthWarned)
+                data.warnings.push_back({"values nested deeper than " + std::to_string(maxDepth)
+                                             + " levels are not listed",
+                                         {}, child->offset});
+            depthWarned = true;
+            continue;
+        }
+        keys.push_back(std::move(key));
+        onPath.insert(child);
+        stack.push_back({child, std::move(children)});
+    }
+}
+
+} // namespace ckpt::format
