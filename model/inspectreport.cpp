@@ -1,2 +1,411 @@
 // SPDX-License-Identifier: MIT
 #include "inspectreport.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <fnmatch.h>
+
+namespace ckpt {
+
+using namespace ckpt::format;
+
+namespace {
+
+Json intArray(const std::vector<std::int64_t> &v)
+{
+    Json a = Json::array();
+    for (auto x : v)
+        a.push_back(x);
+    return a;
+}
+
+Json optionalNumber(const std::optional<double> &v)
+{
+    if (!v || !std::isfinite(*v))
+        return nullptr;
+    return *v;
+}
+
+Json errorJson(const ReadError &e)
+{
+    Json j;
+    j["kind"] = kindName(e.kind);
+    j["message"] = e.message;
+    j["record"] = e.record.empty() ? Json(nullptr) : Json(e.record);
+    j["offset"] = e.offset == FormatError::kNoOffset ? Json(nullptr) : Json(e.offset);
+    j["text"] = e.text();
+    return j;
+}
+
+std::string shapeText(const std::vector<std::int64_t> &shape)
+{
+    std::string s = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i)
+            s += ", ";
+        s += std::to_string(shape[i]);
+    }
+    return s + "]";
+}
+
+/// Aligned text table; the last column is left unpadded.
+std::string table(const std::vector<std::vector<std::string>> &rows, const std::vector<bool> &rightAlign)
+{
+    if (rows.empty())
+        return {};
+    std::vector<std::size_t> width(rows[0].size(), 0);
+    for (const auto &row : rows)
+        for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
+            width[c] = std::max(width[c], row[c].size());
+    std::string out;
+    for (const auto &row : rows) {
+        std::string line;
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            const bool last = c + 1 == row.size();
+            const std::size_t pad = width[c] - row[c].size();
+            if (c)
+                line += "  ";
+            if (c < rightAlign.size() && rightAlign[c])
+                line += std::string(pad, ' ') + row[c];
+            else
+                line += last ? row[c] : row[c] + std::string(pad, ' ');
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        out += line + '\n';
+    }
+    return out;
+}
+
+std::string numberText(const Json &v)
+{
+    if (v.is_null())
+        return "-";
+    if (v.is_number_float()) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
+        return buf;
+    }
+    return v.dump();
+}
+
+} // namespace
+
+std::string humanBytes(std::uint64_t bytes)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    if (bytes < 1024)
+        return std::to_string(bytes) + " B";
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+std::string errorLine(const CheckpointData &data)
+{
+    if (!data.error)
+        return {};
+    return data.file + ": " + data.error->text();
+}
+
+Json lsReport(const CheckpointData &data)
+{
+    Json j;
+    j["file"] = data.file;
+    j["format"] = formatName(data.format);
+    Json tensors = Json::array();
+    for (const TensorPath &p : data.paths) {
+        const TensorInfo &t = data.tensors[static_cast<std::size_t>(p.tensor)];
+        Json e;
+        e["path"] = p.path();
+        e["keys"] = p.keys;
+        e["dtype"] = dtypeName(t.dtype);
+        e["shape"] = intArray(t.shape);
+        e["stride"] = intArray(t.stride);
+        e["storage_offset"] = t.storageOffset;
+        e["storage"] = t.storage >= 0 ? Json(data.storages[static_cast<std::size_t>(t.storage)].key) : Json(nullptr);
+        e["numel"] = t.numel();
+        e["nbytes"] = t.nbytes();
+        e["layout"] = layoutName(t.layout);
+        e["requires_grad"] = t.requiresGrad;
+        e["device"] = t.device;
+        if (t.isParameter)
+            e["parameter"] = true;
+        if (t.quant) {
+            Json q;
+            q["scheme"] = t.quant->scheme;
+            if (!t.quant->perChannel()) {
+                q["scale"] = t.quant->scale;
+                q["zero_point"] = t.quant->zeroPoint;
+            } else {
+                q["axis"] = t.quant->axis;
+            }
+            e["quantization"] = q;
+        }
+        if (!t.subclass.empty())
+            e["subclass"] = t.subclass;
+        if (data.format == ContainerFormat::Index && static_cast<std::size_t>(p.tensor) < data.shardOfTensor.size())
+            e["shard"] = data.shardOfTensor[static_cast<std::size_t>(p.tensor)];
+        tensors.push_back(std::move(e));
+    }
+    j["tensors"] = std::move(tensors);
+    Json warnings = Json::array();
+    for (const ReadWarning &w : data.warnings)
+        warnings.push_back(w.text());
+    j["warnings"] = std::move(warnings);
+    if (!data.metadata.empty()) {
+        Json m = Json::object();
+        for (const auto &[k, v] : data.metadata)
+            m[k] = v;
+        j["metadata"] = std::move(m);
+    }
+    if (data.error)
+        j["error"] = errorJson(*data.error);
+    return j;
+}
+
+std::vector<const TensorPath *> matchingPaths(const CheckpointData &data, const std::vector<std::string> &patterns)
+{
+    std::vector<const TensorPath *> out;
+    for (const TensorPath &p : data.paths) {
+        if (patterns.empty()) {
+            out.push_back(&p);
+            continue;
+        }
+        const std::string path = p.path();
+        for (const std::string &pattern : patterns)
+            if (pattern == path || ::fnmatch(pattern.c_str(), path.c_str(), 0) == 0) {
+                out.push_back(&p);
+                break;
+            }
+    }
+    return out;
+}
+
+std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const std::vector<int> &tensors,
+                                               const StatsRequest &request)
+{
+    std::vector<TensorStatsResult> results(tensors.size());
+    const unsigned cores = request.threads ? request.threads : std::max(1u, std::thread::hardware_concurrency());
+    // Tensors below this size are not worth splitting across threads: they run one per thread.
+    constexpr std::uint64_t kSmall = 1u << 20;
+    std::vector<std::size_t> small;
+    std::vector<std::size_t> big;
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+        (data.tensors[static_cast<std::size_t>(tensors[i])].numel() < kSmall ? small : big).push_back(i);
+
+    std::atomic<std::size_t> done{0};
+    std::atomic<bool> cancelled{false};
+    std::mutex progressMutex;
+    auto tick = [&]() {
+        const std::size_t d = ++done;
+        if (!request.progress)
+            return;
+        std::lock_guard lock(progressMutex);
+        if (!cancelled && !request.progress(d, tensors.size()))
+            cancelled = true;
+    };
+    auto computeOne = [&](std::size_t i, unsigned threads) {
+        TensorStatsResult &r = results[i];
+        const TensorViewResult view = tensorView(data, tensors[i]);
+        if (!view.view) {
+            r.error = view.error;
+            return;
+        }
+        StatsOptions options;
+        options.bins = request.bins;
+        options.threads = threads;
+        options.progress = [&](std::uint64_t, std::uint64_t) { return !cancelled.load(); };
+        try {
+            r.stats = computeStats(*view.view, options);
+        } catch (const FormatError &e) {
+            if (e.kind() != FormatError::Kind::Cancelled)
+                r.error = e.message();
+        }
+    };
+
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> pool;
+    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(cores, small.size()));
+    for (unsigned w = 0; w < workers; ++w)
+        pool.emplace_back([&]() {
+            for (std::size_t k; !cancelled && (k = next++) < small.size();) {
+                computeOne(small[k], 1);
+                tick();
+            }
+        });
+    for (auto &t : pool)
+        t.join();
+    for (std::size_t i : big) {
+        if (cancelled)
+            break;
+        computeOne(i, cores);
+        tick();
+    }
+    if (cancelled)
+        throw FormatError(FormatError::Kind::Cancelled, "cancelled");
+    return results;
+}
+
+Json statsJson(const std::string &path, const TensorInfo &t, const TensorStatsResult &result)
+{
+    Json e;
+    e["path"] = path;
+    e["dtype"] = dtypeName(t.dtype);
+    e["numel"] = t.numel();
+    if (!result.stats) {
+        for (const char *k : {"finite", "nan", "posinf", "neginf", "zeros", "min", "max", "mean", "std", "l2", "hist"})
+            e[k] = nullptr;
+        e["error"] = result.error;
+        return e;
+    }
+    const TensorStats &s = *result.stats;
+    e["numel"] = s.numel;
+    e["finite"] = s.finite;
+    e["nan"] = s.nan;
+    e["posinf"] = s.posinf;
+    e["neginf"] = s.neginf;
+    e["zeros"] = s.zeros;
+    e["min"] = optionalNumber(s.min);
+    e["max"] = optionalNumber(s.max);
+    e["mean"] = optionalNumber(s.mean);
+    e["std"] = optionalNumber(s.std);
+    e["l2"] = optionalNumber(s.l2);
+    if (s.hist.empty()) {
+        e["hist"] = nullptr;
+    } else {
+        Json h;
+        h["lo"] = s.histLo;
+        h["hi"] = s.histHi;
+        h["counts"] = s.hist;
+        e["hist"] = std::move(h);
+    }
+    return e;
+}
+
+Json statsReport(const CheckpointData &data, const StatsRequest &request)
+{
+    const auto paths = matchingPaths(data, request.patterns);
+    std::vector<int> unique;
+    std::vector<int> slot(data.tensors.size(), -1);
+    for (const TensorPath *p : paths) {
+        int &s = slot[static_cast<std::size_t>(p->tensor)];
+        if (s < 0) {
+            s = static_cast<int>(unique.size());
+            unique.push_back(p->tensor);
+        }
+    }
+    const auto results = computeAllStats(data, unique, request);
+    Json j;
+    j["file"] = data.file;
+    j["bins"] = request.bins;
+    Json stats = Json::array();
+    for (const TensorPath *p : paths) {
+        const auto &r = results[static_cast<std::size_t>(slot[static_cast<std::size_t>(p->tensor)])];
+        stats.push_back(statsJson(p->path(), data.tensors[static_cast<std::size_t>(p->tensor)], r));
+    }
+    j["stats"] = std::move(stats);
+    if (data.error)
+        j["error"] = errorJson(*data.error);
+    return j;
+}
+
+Json scanReport(const CheckpointData &data)
+{
+    Json j;
+    j["file"] = data.file;
+    j["format"] = formatName(data.format);
+    Json globals = Json::array();
+    bool dangerous = false;
+    bool opaque = false;
+    for (const GlobalUse &g : data.globals) {
+        Json e;
+        e["module"] = g.module;
+        e["name"] = g.name;
+        e["class"] = globalClassName(g.cls);
+        e["count"] = g.count;
+        e["record"] = g.record;
+        e["offset"] = g.firstOffset;
+        globals.push_back(std::move(e));
+        dangerous = dangerous || g.cls == GlobalClass::Dangerous;
+        opaque = opaque || g.cls == GlobalClass::Opaque;
+    }
+    j["globals"] = std::move(globals);
+    j["dangerous"] = dangerous;
+    j["verdict"] = dangerous ? "dangerous" : opaque ? "opaque" : "safe";
+    j["summary"] = dangerous ? "torch.load would run code from this file (it references dangerous globals)"
+                   : opaque  ? "no dangerous globals; torch.load would import classes that are not part of torch"
+                             : "no dangerous globals";
+    if (data.error)
+        j["error"] = errorJson(*data.error);
+    return j;
+}
+
+std::string lsTable(const CheckpointData &data)
+{
+    std::vector<std::vector<std::string>> rows{{"PATH", "DTYPE", "SHAPE", "NUMEL", "SIZE"}};
+    std::uint64_t bytes = 0;
+    std::uint64_t elements = 0;
+    std::vector<bool> seen(data.tensors.size(), false);
+    for (const TensorPath &p : data.paths) {
+        const TensorInfo &t = data.tensors[static_cast<std::size_t>(p.tensor)];
+        std::string dtype(dtypeName(t.dtype));
+        if (t.layout != Layout::Strided)
+            dtype += " (" + std::string(layoutName(t.layout)) + ")";
+        if (t.device != "cpu" && !t.device.empty())
+            dtype += " @" + t.device;
+        rows.push_back({p.path(), dtype, shapeText(t.shape), std::to_string(t.numel()), humanBytes(t.nbytes())});
+        if (!seen[static_cast<std::size_t>(p.tensor)]) {
+            seen[static_cast<std::size_t>(p.tensor)] = true;
+            bytes += t.nbytes();
+            elements += t.numel();
+        }
+    }
+    std::string out = table(rows, {false, false, false, true, true});
+    out += std::to_string(data.paths.size()) + " tensors, " + std::to_string(elements) + " elements, "
+           + humanBytes(bytes) + " (" + std::string(formatName(data.format)) + ")\n";
+    for (const ReadWarning &w : data.warnings)
+        out += "warning: " + w.text() + '\n';
+    return out;
+}
+
+std::string statsTable(const Json &report)
+{
+    std::vector<std::vector<std::string>> rows{
+        {"PATH", "DTYPE", "MIN", "MAX", "MEAN", "STD", "L2", "NAN", "INF", "ZEROS"}};
+    for (const Json &e : report["stats"]) {
+        if (e.contains("error") && e["finite"].is_null()) {
+            rows.push_back({e["path"].get<std::string>(), e["dtype"].get<std::string>(), "-", "-", "-", "-", "-",
+                            "-", "-", "(" + e["error"].get<std::string>() + ")"});
+            continue;
+        }
+        const auto inf = e["posinf"].get<std::uint64_t>() + e["neginf"].get<std::uint64_t>();
+        rows.push_back({e["path"].get<std::string>(), e["dtype"].get<std::string>(), numberText(e["min"]),
+                        numberText(e["max"]), numberText(e["mean"]), numberText(e["std"]), numberText(e["l2"]),
+                        e["nan"].dump(), std::to_string(inf), e["zeros"].dump()});
+    }
+    return table(rows, {false, false, true, true, true, true, true, true, true, true});
+}
+
+std::string scanTable(const CheckpointData &data)
+{
+    std::vector<std::vector<std::string>> rows{{"CLASS", "COUNT", "GLOBAL"}};
+    for (const GlobalUse &g : data.globals)
+        rows.push_back({std::string(globalClassName(g.cls)), std::to_string(g.count), g.module + "." + g.name});
+    std::string out = table(rows, {false, true, false});
+    out += "verdict: " + scanReport(data)["summary"].get<std::string>() + '\n';
+    return out;
+}
+
+} // namespace ckpt

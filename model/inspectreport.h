@@ -1,2 +1,64 @@
 // SPDX-License-Identifier: MIT
 #pragma once
+
+#include "checkpointreader.h"
+#include "tensorstats.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ckpt {
+
+using Json = nlohmann::ordered_json;
+
+/// `ckpt-inspect ls --json` (PRODUCT.md 4): file, format, tensors (one entry per path), warnings,
+/// and `error` when reading stopped early.
+Json lsReport(const format::CheckpointData &data);
+
+struct StatsRequest
+{
+    std::vector<std::string> patterns; ///< exact paths or shell-style globs; empty = all
+    int bins = 64;
+    unsigned threads = 0;              ///< 0 = all cores
+    /// Tensors done of total; return false to cancel (then FormatError(Cancelled) is thrown).
+    std::function<bool(std::size_t done, std::size_t total)> progress;
+};
+
+/// One tensor's statistics, or why there are none.
+struct TensorStatsResult
+{
+    std::optional<format::TensorStats> stats;
+    std::string error;
+};
+
+/// Statistics of the given tensors (indices into data.tensors), computed once per tensor:
+/// small tensors in parallel one per thread, big ones with all threads each.
+std::vector<TensorStatsResult> computeAllStats(const format::CheckpointData &data, const std::vector<int> &tensors,
+                                               const StatsRequest &request);
+
+/// `ckpt-inspect stats --json`: one entry per matching path. Throws FormatError(Cancelled).
+Json statsReport(const format::CheckpointData &data, const StatsRequest &request);
+/// Paths matched by the request's patterns (all when empty), in listing order.
+std::vector<const format::TensorPath *> matchingPaths(const format::CheckpointData &data,
+                                                      const std::vector<std::string> &patterns);
+
+/// `ckpt-inspect scan --json`: every global with class and count, and a verdict.
+Json scanReport(const format::CheckpointData &data);
+
+/// The statistics entry of one tensor (PRODUCT.md 4 field names; null where not applicable).
+Json statsJson(const std::string &path, const format::TensorInfo &tensor, const TensorStatsResult &result);
+
+/// Human-readable tables for the same reports (aligned columns).
+std::string lsTable(const format::CheckpointData &data);
+std::string statsTable(const Json &statsReport);
+std::string scanTable(const format::CheckpointData &data);
+
+/// "12.5 KiB"
+std::string humanBytes(std::uint64_t bytes);
+/// One-line error message: "FILE: record 'x' at byte N: what".
+std::string errorLine(const format::CheckpointData &data);
+
+} // namespace ckpt

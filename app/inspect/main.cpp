@@ -1,1 +1,144 @@
-int main() { return 0; }
+// SPDX-License-Identifier: MIT
+// ckpt-inspect: the command-line companion (PRODUCT.md section 4). Links no QtWidgets.
+
+#include "inspectreport.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitDangerous = 1;
+constexpr int kExitUnreadable = 2;
+
+const char *const kUsage =
+    "Usage: ckpt-inspect COMMAND [options] FILE [PATH...]\n"
+    "\n"
+    "Inspect PyTorch checkpoints without Python and without executing anything from the file.\n"
+    "\n"
+    "Commands:\n"
+    "  ls FILE              list every tensor: path, dtype, shape, elements, bytes\n"
+    "  stats FILE [PATH...] statistics and histograms (PATH: exact paths or shell globs)\n"
+    "  scan FILE            the Python globals the file references; exit status 1 if any\n"
+    "                       would run code under torch.load\n"
+    "\n"
+    "Options:\n"
+    "  --json               machine-readable output (PRODUCT.md section 4)\n"
+    "  --bins N             histogram bins for stats (default 64)\n"
+    "  --threads N          worker threads for stats (default: all cores)\n"
+    "  -h, --help           this help\n"
+    "  -v, --version        the version\n"
+    "\n"
+    "Exit status: 0 success, 1 scan found dangerous globals, 2 the file could not be read\n"
+    "(what could be read is still printed).\n";
+
+void printJson(const ckpt::Json &j)
+{
+    std::cout << j.dump(1) << '\n';
+}
+
+int usageError(const QString &message)
+{
+    std::cerr << "ckpt-inspect: " << message.toStdString() << "\n\n" << kUsage;
+    return kExitUnreadable;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("ckpt-inspect"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(CKPT_VERSION));
+
+    QCommandLineParser parser;
+    parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
+    const QCommandLineOption jsonOption(QStringLiteral("json"));
+    const QCommandLineOption binsOption(QStringLiteral("bins"), QString(), QStringLiteral("N"), QStringLiteral("64"));
+    const QCommandLineOption threadsOption(QStringLiteral("threads"), QString(), QStringLiteral("N"),
+                                           QStringLiteral("0"));
+    const QCommandLineOption helpOption(QStringList{QStringLiteral("h"), QStringLiteral("help")});
+    const QCommandLineOption versionOption(QStringList{QStringLiteral("v"), QStringLiteral("version")});
+    parser.addOptions({jsonOption, binsOption, threadsOption, helpOption, versionOption});
+    if (!parser.parse(QCoreApplication::arguments()))
+        return usageError(parser.errorText());
+    if (parser.isSet(helpOption)) {
+        std::cout << kUsage;
+        return kExitOk;
+    }
+    if (parser.isSet(versionOption)) {
+        std::cout << "ckpt-inspect " << CKPT_VERSION << '\n';
+        return kExitOk;
+    }
+    const QStringList args = parser.positionalArguments();
+    if (args.isEmpty())
+        return usageError(QStringLiteral("no command given"));
+    const QString command = args.first();
+    if (command != QLatin1String("ls") && command != QLatin1String("stats") && command != QLatin1String("scan"))
+        return usageError(QStringLiteral("unknown command '%1'").arg(command));
+    if (args.size() < 2)
+        return usageError(QStringLiteral("%1 needs a FILE").arg(command));
+    if (command != QLatin1String("stats") && args.size() > 2)
+        return usageError(QStringLiteral("%1 takes one FILE").arg(command));
+
+    bool ok = false;
+    const int bins = parser.value(binsOption).toInt(&ok);
+    if (!ok || bins < 1 || bins > 1'000'000)
+        return usageError(QStringLiteral("--bins takes a number from 1 to 1000000"));
+    const int threads = parser.value(threadsOption).toInt(&ok);
+    if (!ok || threads < 0 || threads > 1024)
+        return usageError(QStringLiteral("--threads takes a number from 0 to 1024"));
+    const bool json = parser.isSet(jsonOption);
+
+    const std::string file = args.at(1).toStdString();
+    const auto data = ckpt::format::readCheckpoint(file);
+    if (!data) {
+        std::cerr << "ckpt-inspect: " << file << ": out of memory\n";
+        return kExitUnreadable;
+    }
+
+    int status = kExitOk;
+    try {
+        if (command == QLatin1String("ls")) {
+            if (json)
+                printJson(ckpt::lsReport(*data));
+            else
+                std::cout << ckpt::lsTable(*data);
+        } else if (command == QLatin1String("stats")) {
+            ckpt::StatsRequest request;
+            for (qsizetype i = 2; i < args.size(); ++i)
+                request.patterns.push_back(args.at(i).toStdString());
+            request.bins = bins;
+            request.threads = static_cast<unsigned>(threads);
+            const ckpt::Json report = ckpt::statsReport(*data, request);
+            if (!request.patterns.empty() && report["stats"].empty() && data->ok()) {
+                std::cerr << "ckpt-inspect: " << file << ": no tensor matches the given paths\n";
+                status = kExitUnreadable;
+            }
+            if (json)
+                printJson(report);
+            else
+                std::cout << ckpt::statsTable(report);
+        } else {
+            if (json)
+                printJson(ckpt::scanReport(*data));
+            else
+                std::cout << ckpt::scanTable(*data);
+            if (data->hasDangerousGlobals())
+                status = kExitDangerous;
+        }
+    } catch (const std::exception &e) {
+        std::cerr << "ckpt-inspect: " << file << ": " << e.what() << '\n';
+        return kExitUnreadable;
+    }
+    std::cout.flush();
+    if (!data->ok()) {
+        std::cerr << "ckpt-inspect: " << ckpt::errorLine(*data) << '\n';
+        return kExitUnreadable;
+    }
+    return status;
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// The oracle: fresh random checkpoints made by real torch at test time (tests/oracle/
+// torch_oracle.py), read by us and compared with what torch reports about them.
+
+#include "expectedcheck.h"
+#include "inspectreport.h"
+
+#include <QDir>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace ckpt;
+
+class TestOracle : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void randomCheckpointsAgreeWithTorch()
+    {
+        const QString python = QStringLiteral("/usr/bin/python3");
+        QProcess probe;
+        probe.start(python, {QStringLiteral("-c"), QStringLiteral("import torch")});
+        if (!probe.waitForFinished(120000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
+            QSKIP("torch is not installed for /usr/bin/python3 (apt-get install python3-torch): oracle test skipped");
+
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QByteArray seedEnv = qgetenv("CKPT_ORACLE_SEED");
+        const quint32 seed = seedEnv.isEmpty() ? QRandomGenerator::global()->bounded(1u << 30) : seedEnv.toUInt();
+        const QByteArray countEnv = qgetenv("CKPT_ORACLE_COUNT");
+        const int count = countEnv.isEmpty() ? 16 : countEnv.toInt();
+        qInfo("oracle seed %u (set CKPT_ORACLE_SEED to repeat), %d checkpoints", seed, count);
+
+        QProcess gen;
+        gen.setProcessChannelMode(QProcess::MergedChannels);
+        gen.start(python, {QStringLiteral(CKPT_SOURCE_DIR "/tests/oracle/torch_oracle.py"), QStringLiteral("--out"),
+                           dir.path(), QStringLiteral("--seed"), QString::number(seed), QStringLiteral("--count"),
+                           QString::number(count)});
+        QVERIFY(gen.waitForFinished(300000));
+        QVERIFY2(gen.exitStatus() == QProcess::NormalExit && gen.exitCode() == 0, gen.readAll().constData());
+
+        const QStringList expected = QDir(dir.path()).entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
+        QCOMPARE(expected.size(), count);
+        int tensors = 0;
+        for (const QString &e : expected) {
+            const test::Json want = test::loadJson(QDir(dir.path()).filePath(e).toStdString());
+            QVERIFY2(want.is_object(), qPrintable(e));
+            const QString file = QDir(dir.path()).filePath(e.chopped(5)); // strip ".json"
+            const auto data = format::readCheckpoint(file.toStdString());
+            QVERIFY(data);
+            test::Mismatches m;
+            const Json ls = lsReport(*data);
+            test::compareError(ls, want, m);
+            test::compareListing(ls, want, m);
+            test::compareStats(statsReport(*data, StatsRequest{}), want, m);
+            test::compareGlobals(scanReport(*data), want, m);
+            QVERIFY2(m.empty(), qPrintable(QStringLiteral("%1 (seed %2):\n%3").arg(file).arg(seed).arg(m.text())));
+            tensors += static_cast<int>(want["tensors"].size());
+        }
+        qInfo("compared %d tensors in %d random checkpoints with torch", tensors, count);
+        QVERIFY(tensors > 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestOracle)
+#include "tst_oracle.moc"
