@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Checkpoint Browser needs on Debian 12.
+# Idempotent: apt is only called when a package is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  qt6-base-dev qt6-base-dev-tools libqt6svg6-dev qt6-svg-dev libqt6svg6 libgl-dev
+  libqcustomplot-dev nlohmann-json3-dev zlib1g-dev
+  xvfb xauth
+)
+# torch is used only by tests and benchmarks (expected values, the oracle); never at run time.
+if [[ "${CKPT_WITH_TORCH:-1}" == 1 ]]; then
+  packages+=(python3 python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
