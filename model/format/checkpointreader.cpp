@@ -444,8 +444,10 @@ private:
         const TarMember *tensors = tar.find("tensors");
         const TarMember *pickle = tar.find("pickle");
         if (!storages || !tensors || !pickle)
-            throw FormatError(Kind::Missing, "a legacy tar checkpoint needs the members 'storages', 'tensors' and 'pickle'",
-                              !storages ? "storages" : !tensors ? "tensors" : "pickle");
+            throw FormatError(Kind::Missing,
+                              "the archive ends without this member (a legacy tar checkpoint needs 'storages', "
+                              "'tensors' and 'pickle')",
+                              !storages ? "storages" : !tensors ? "tensors" : "pickle", m_file.size);
         const StorageResolver none = [](const std::string &, DType, std::uint64_t, const std::string &,
                                         std::uint64_t) { return -1; };
         std::unordered_map<std::string, int> storageByKey;
@@ -648,6 +650,7 @@ private:
             const int tensorBase = static_cast<int>(m_d.tensors.size());
             for (StorageInfo s : sub->storages) {
                 s.fileIndex = fileIndex;
+                s.key = shard + ":" + s.key; // keys are per shard: "0" recurs in every .bin shard
                 s.record = shard + ": " + s.record;
                 m_d.storages.push_back(std::move(s));
             }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ckpt::format {
@@ -54,6 +55,8 @@ private:
     ValueGraph &m_graph;
     UnpickleLimits m_limits;
     std::vector<GlobalUse> m_globals;
+    std::unordered_map<std::string, std::size_t> m_globalIndex; ///< "module\nname" -> m_globals
+    Value *m_emptyTuple = nullptr; ///< shared by every EMPTY_TUPLE (immutable)
     Value *m_partialRoot = nullptr;
     int m_protocol = 0;
 };

@@ -19,6 +19,9 @@ std::string_view layoutName(Layout layout) noexcept
 }
 
 namespace {
+// 128-bit arithmetic for extent checks: sizes times strides cannot overflow it.
+__extension__ typedef unsigned __int128 U128;
+
 std::uint64_t satMul(std::uint64_t a, std::uint64_t b) noexcept
 {
     std::uint64_t r;
@@ -59,10 +62,10 @@ std::vector<std::int64_t> TensorInfo::contiguousStrides(const std::vector<std::i
     std::int64_t s = 1;
     for (std::size_t i = shape.size(); i-- > 0;) {
         stride[i] = s;
-        if (shape[i] > 0 && !__builtin_mul_overflow(s, shape[i], &s))
+        if (shape[i] <= 0)
             continue;
-        if (shape[i] > 0)
-            s = std::numeric_limits<std::int64_t>::max();
+        std::int64_t next = 0;
+        s = __builtin_mul_overflow(s, shape[i], &next) ? std::numeric_limits<std::int64_t>::max() : next;
     }
     return stride;
 }
@@ -74,7 +77,7 @@ std::string validateExtent(const TensorInfo &t, std::uint64_t storageElements)
                + std::to_string(t.stride.size());
     if (t.storageOffset < 0)
         return "negative storage offset";
-    unsigned __int128 last = static_cast<std::uint64_t>(t.storageOffset);
+    U128 last = static_cast<std::uint64_t>(t.storageOffset);
     for (std::size_t i = 0; i < t.shape.size(); ++i) {
         if (t.shape[i] < 0)
             return "negative size in dimension " + std::to_string(i);
@@ -84,10 +87,10 @@ std::string validateExtent(const TensorInfo &t, std::uint64_t storageElements)
             return {}; // empty tensor touches nothing
     }
     for (std::size_t i = 0; i < t.shape.size(); ++i)
-        last += static_cast<unsigned __int128>(t.shape[i] - 1) * static_cast<std::uint64_t>(t.stride[i]);
+        last += static_cast<U128>(t.shape[i] - 1) * static_cast<std::uint64_t>(t.stride[i]);
     const auto &info = dtypeInfo(t.dtype);
     // Packed types count storage elements in bytes holding several values.
-    unsigned __int128 needed = last + 1;
+    U128 needed = last + 1;
     if (info.valuesPerElement > 1)
         needed = (needed + info.valuesPerElement - 1) / info.valuesPerElement;
     if (needed > storageElements)

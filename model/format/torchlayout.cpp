@@ -139,6 +139,10 @@ private:
     void convertPersistentId(Value *v)
     {
         Value *pid = v->args;
+        if (isStr(pid) && pid->text.starts_with("('storage',")) {
+            convertTextStorageId(v, pid->text);
+            return;
+        }
         if (isStr(pid) && m_plainId) {
             convertTarId(v, pid->text);
             return;
@@ -183,6 +187,52 @@ private:
         // Very old legacy files: (view_key, offset, size) sub-range of the root storage.
         if (pid->items.size() >= 6 && isSeq(pid->items[5]) && pid->items[5]->items.size() >= 3)
             warn("storage view metadata is ignored (pre-1.0 file)", v->offset);
+    }
+
+    /// Protocol 0 writes persistent ids with PERSID as the repr of the tuple:
+    /// "('storage', <class 'torch.FloatStorage'>, '0', 'cpu', 2)".
+    void convertTextStorageId(Value *v, const std::string &text)
+    {
+        auto quoted = [&](std::size_t &pos, std::string &out) {
+            const std::size_t a = text.find('\'', pos);
+            if (a == std::string::npos)
+                return false;
+            const std::size_t b = text.find('\'', a + 1);
+            if (b == std::string::npos)
+                return false;
+            out = text.substr(a + 1, b - a - 1);
+            pos = b + 1;
+            return true;
+        };
+        std::size_t pos = std::string("('storage',").size();
+        std::string cls;
+        std::string key;
+        std::string location;
+        const bool ok = quoted(pos, cls) && quoted(pos, key) && quoted(pos, location);
+        const std::size_t comma = ok ? text.find(',', pos) : std::string::npos;
+        std::int64_t numel = -1;
+        if (comma != std::string::npos) {
+            try {
+                numel = std::stoll(text.substr(comma + 1));
+            } catch (const std::exception &) {
+                numel = -1;
+            }
+        }
+        const std::size_t dot = cls.rfind('.');
+        std::optional<DType> dtype;
+        if (dot != std::string::npos) {
+            const std::string name = cls.substr(dot + 1);
+            dtype = name == "UntypedStorage" ? std::optional<DType>(DType::UInt8) : dtypeFromStorageClass(name);
+        }
+        if (!ok || numel < 0 || !dtype) {
+            warn("text persistent id of an unknown form: " + text.substr(0, 80), v->offset);
+            return;
+        }
+        const int index = m_resolve(key, *dtype, static_cast<std::uint64_t>(numel), location, v->offset);
+        if (index < 0)
+            return;
+        v->kind = ValueKind::Storage;
+        v->integer = index;
     }
 
     void convertTarId(Value *v, const std::string &id)

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ckpt::format {
@@ -25,6 +24,19 @@ struct ZipEntry
     std::uint64_t centralOffset = 0;   ///< where the central entry is, for messages
 };
 
+/// Where the central directory was found and how it was reached (diagnostics and tests).
+struct ZipDirectoryInfo
+{
+    std::uint64_t eocdOffset = 0;      ///< classic end-of-central-directory record `PK\5\6`
+    std::uint64_t eocd64Offset = 0;    ///< ZIP64 end record `PK\6\6` (valid when zip64)
+    std::uint64_t cdOffset = 0;        ///< first central entry, as a file offset
+    std::uint64_t cdSize = 0;
+    std::uint64_t entryCount = 0;
+    std::uint64_t prependedBytes = 0;  ///< bytes in front of the archive (self-extracting stub)
+    bool zip64 = false;                ///< counts/size/offset came from the ZIP64 end record
+    std::string comment;               ///< archive comment (raw bytes)
+};
+
 /// Reads a zip central directory (FORMAT.md 1.2) straight from the mapped file: any archive
 /// prefix, ZIP64 (EOCD64 + locator, per-entry extras), stored records as zero-copy views,
 /// deflated records inflated with zlib.
@@ -39,12 +51,21 @@ public:
     static bool probe(ByteView file) noexcept;
 
     /// Parses the directory. `fileName` is used in error messages. Throws FormatError naming
-    /// the entry and byte offset for: no EOCD ("no central directory (truncated?)"), bad
+    /// the entry (or "end of central directory" / "zip central directory") and byte offset for:
+    /// no EOCD ("no zip end-of-central-directory record found (file truncated?)"), bad
     /// signatures, entries or data past the end of the file, entries overlapping each other or
     /// the directory, duplicate names, names with `..`, more entries than the directory can hold.
+    /// Bytes prepended to an archive (self-extracting stubs) are tolerated: when the directory
+    /// sits later than recorded, every offset is shifted by the difference (as Info-ZIP does).
+    /// Cost: O(entries) (plus a sort when local headers are out of directory order); no payload
+    /// byte is touched.
     explicit ZipReader(ByteView file, std::string fileName = {});
 
+    /// Central entries in directory order.
     const std::vector<ZipEntry> &entries() const noexcept { return m_entries; }
+    /// How the directory was located (ZIP64 or classic end record, prepended bytes, comment).
+    const ZipDirectoryInfo &directory() const noexcept { return m_directory; }
+    /// Entry by full name (hash lookup, no allocation), or nullptr.
     const ZipEntry *find(std::string_view name) const noexcept;
 
     /// The archive prefix: the text before the first '/' of the first entry (torch's rule),
@@ -60,10 +81,20 @@ public:
     RecordBytes read(const ZipEntry &entry, std::uint64_t maxInflated = 1ull << 32) const;
 
 private:
+    void readEnd();
+    void readEntries();
+    void checkOverlaps() const;
+    /// Slot holding `name`, or the empty slot where it would go.
+    std::size_t slotFor(std::string_view name, std::size_t hash) const noexcept;
+
     ByteView m_file;
     std::string m_fileName;
+    ZipDirectoryInfo m_directory;
     std::vector<ZipEntry> m_entries;
-    std::unordered_map<std::string, std::size_t> m_byName;
+    /// Name index: open addressing; a slot holds (hash high bits << 32) | (entry index + 1),
+    /// 0 = empty; size a power of two at least twice the entry count. No per-entry allocation,
+    /// and copies of the reader stay valid.
+    std::vector<std::uint64_t> m_slots;
     std::string m_prefix;
 };
 
