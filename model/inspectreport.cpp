@@ -91,10 +91,15 @@ std::string numberText(const Json &v)
         std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
         return buf;
     }
-    return v.dump();
+    return dumpJson(v, -1);
 }
 
 } // namespace
+
+std::string dumpJson(const Json &json, int indent)
+{
+    return json.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string humanBytes(std::uint64_t bytes)
 {
@@ -393,7 +398,7 @@ std::string statsTable(const Json &report)
         const auto inf = e["posinf"].get<std::uint64_t>() + e["neginf"].get<std::uint64_t>();
         rows.push_back({e["path"].get<std::string>(), e["dtype"].get<std::string>(), numberText(e["min"]),
                         numberText(e["max"]), numberText(e["mean"]), numberText(e["std"]), numberText(e["l2"]),
-                        e["nan"].dump(), std::to_string(inf), e["zeros"].dump()});
+                        dumpJson(e["nan"], -1), std::to_string(inf), dumpJson(e["zeros"], -1)});
     }
     return table(rows, {false, false, true, true, true, true, true, true, true, true});
 }

@@ -51,6 +51,10 @@ Json scanReport(const format::CheckpointData &data);
 /// The statistics entry of one tensor (PRODUCT.md 4 field names; null where not applicable).
 Json statsJson(const std::string &path, const format::TensorInfo &tensor, const TensorStatsResult &result);
 
+/// Serialises a report. Names from a file may hold invalid UTF-8 (a damaged or hostile pickle);
+/// such bytes become U+FFFD instead of failing.
+std::string dumpJson(const Json &json, int indent = 1);
+
 /// Human-readable tables for the same reports (aligned columns).
 std::string lsTable(const format::CheckpointData &data);
 std::string statsTable(const Json &statsReport);

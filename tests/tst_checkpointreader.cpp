@@ -6,6 +6,7 @@
 #include "inspectreport.h"
 
 #include <QDir>
+#include <QDirIterator>
 #include <QFileInfo>
 #include <QTest>
 
@@ -34,7 +35,11 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("expectedPath");
         const QDir dir(QStringLiteral(CKPT_FIXTURES_DIR "/expected"));
-        const QStringList files = dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
+        QStringList files;
+        QDirIterator it(dir.path(), {QStringLiteral("*.json")}, QDir::Files, QDirIterator::Subdirectories);
+        while (it.hasNext())
+            files.push_back(dir.relativeFilePath(it.next()));
+        files.sort();
         QVERIFY2(files.size() >= 30, qPrintable(QStringLiteral("only %1 expected files").arg(files.size())));
         for (const QString &f : files)
             QTest::newRow(qPrintable(f)) << dir.filePath(f);

@@ -46,9 +46,11 @@ std::shared_ptr<const format::CheckpointData> readBytes(const QTemporaryDir &dir
 /// Reads everything a user could ask for, so that every code path touches the damaged bytes.
 void exercise(const format::CheckpointData &data)
 {
-    (void)lsReport(data).dump();
-    (void)statsReport(data, StatsRequest{}).dump();
-    (void)scanReport(data).dump();
+    (void)dumpJson(lsReport(data));
+    (void)dumpJson(statsReport(data, StatsRequest{}));
+    (void)dumpJson(scanReport(data));
+    (void)lsTable(data);
+    (void)scanTable(data);
 }
 
 qsizetype centralDirectory(const QByteArray &zip)

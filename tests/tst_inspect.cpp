@@ -5,6 +5,7 @@
 #include "expectedcheck.h"
 
 #include <QDir>
+#include <QDirIterator>
 #include <QFileInfo>
 #include <QProcess>
 #include <QTest>
@@ -57,7 +58,11 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("expectedPath");
         const QDir dir(QStringLiteral(CKPT_FIXTURES_DIR "/expected"));
-        const QStringList files = dir.entryList({QStringLiteral("*.json")}, QDir::Files, QDir::Name);
+        QStringList files;
+        QDirIterator it(dir.path(), {QStringLiteral("*.json")}, QDir::Files, QDirIterator::Subdirectories);
+        while (it.hasNext())
+            files.push_back(dir.relativeFilePath(it.next()));
+        files.sort();
         QVERIFY(!files.isEmpty());
         for (const QString &f : files)
             QTest::newRow(qPrintable(f)) << dir.filePath(f);

@@ -38,7 +38,7 @@ const char *const kUsage =
 
 void printJson(const ckpt::Json &j)
 {
-    std::cout << j.dump(1) << '\n';
+    std::cout << ckpt::dumpJson(j) << '\n';
 }
 
 int usageError(const QString &message)
