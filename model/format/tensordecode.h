@@ -55,13 +55,87 @@ ElementValue elementAt(const StridedView &view, const std::vector<std::int64_t> 
 void decodeRange(const StridedView &view, std::uint64_t first, std::uint64_t count, double *out,
                  bool magnitude = true);
 
+/// Reads the logical elements of a StridedView block by block, for hot loops. Construction
+/// costs O(ndim) and copies what it needs from the view (the storage bytes are not copied and
+/// must outlive the decoder). `decode()` is const and safe to call from several threads at
+/// once. There is no per-element dispatch: one dtype-specific loop per contiguous run.
+class ElementDecoder
+{
+public:
+    /// `anyOrder`: the caller does not care in which (fixed) order the elements come, as long as
+    /// each comes once (statistics). The decoder may then walk the storage in memory order, so
+    /// that e.g. a transposed view becomes one contiguous run. Row-major otherwise.
+    /// Throws FormatError(Unsupported) for a dtype that is not decodable.
+    explicit ElementDecoder(const StridedView &view, bool anyOrder = false);
+
+    std::uint64_t numel() const noexcept { return m_numel; }
+
+    /// Decodes `count` elements starting at position `first` (of the chosen order) into `out`:
+    /// |z| for complex types when `magnitude`, else the real part; dequantized values for
+    /// quantized types; 0/1 for bool; conj/neg/byte order applied.
+    void decode(std::uint64_t first, std::uint64_t count, double *out, bool magnitude) const;
+
+    /// Pattern counting, for dtypes whose elements are single 1- or 2-byte storage words with a
+    /// value that does not depend on the position (all 1- and 2-byte dtypes except the packed
+    /// and per-channel quantized ones): 256 or 65536 patterns; 0 when not available.
+    std::uint32_t patternCount() const noexcept { return m_patterns; }
+    /// Adds 1 to counts[pattern] for each of `count` elements from position `first` (patterns
+    /// in host byte order; `counts` has patternCount() entries). Safe from several threads.
+    void countPatterns(std::uint64_t first, std::uint64_t count, std::uint64_t *counts) const;
+    /// The value decode() gives for an element stored as `pattern`.
+    double patternValue(std::uint32_t pattern, bool magnitude) const;
+
+    struct Dim
+    {
+        std::int64_t size;
+        std::int64_t stride;
+    };
+    struct RunContext
+    {
+        const std::uint8_t *base = nullptr;
+        float scale = 1.0f;
+        std::int64_t zeroPoint = 0;
+        const double *table = nullptr; ///< 256 entries for 1-byte types (float8, (q)u/int8)
+    };
+    using RunFn = void (*)(const RunContext &, std::int64_t start, std::int64_t step, std::size_t n,
+                           double *out);
+
+private:
+    void postProcess(const std::vector<std::int64_t> &index, std::size_t n, double *out,
+                     bool magnitude) const;
+    template <class Fn>
+    void forEachRun(std::uint64_t first, std::uint64_t count, Fn &&fn) const;
+
+    StridedView m_view;                 ///< dtype, flags and quantizer (shape: see m_dims)
+    std::vector<Dim> m_dims;            ///< normalised (merged, maybe reordered) dims
+    std::int64_t m_offset = 0;
+    std::uint64_t m_numel = 0;
+    RunContext m_ctx;
+    std::vector<double> m_table;
+    RunFn m_valueRun = nullptr;
+    RunFn m_magnitudeRun = nullptr;
+    bool m_perChannel = false;
+    bool m_negInt = false;              ///< integer neg view: wrap in the dtype's width
+    int m_channelDim = -1;              ///< per-channel: index in m_dims of the quant axis
+    std::uint32_t m_patterns = 0;
+};
+
 /// Scalar conversions (exposed for tests).
 float halfToFloat(std::uint16_t bits) noexcept;
 float bfloat16ToFloat(std::uint16_t bits) noexcept;
 float float8ToFloat(std::uint8_t bits, DType dtype) noexcept;
 
-/// Text of a value as the values view shows it (shortest round-trip for the dtype's precision;
-/// "nan", "inf", "-inf"; complex "a+bj"; bool "True"/"False").
+/// Text of a value as the values view shows it: the shortest digits that read back as the same
+/// value of the dtype (float32: of the float, float16: of the half, ...), laid out like Python's
+/// repr ("0.1", "1.0", "65500.0", "1e+16", "1.5e-05", "-0.0"); "nan", "inf", "-inf"; complex
+/// "(1+2j)", "(1.5-infj)" like Python's complex repr; bool "True"/"False"; integers in decimal
+/// (through a double: use formatElementAt() for exact 64-bit integers). Quantized values are
+/// formatted as the float32 they dequantize to.
 std::string formatElement(const ElementValue &v, DType dtype);
+
+/// formatElement() of the element at `index`, except that 64-bit integers (which a double
+/// cannot hold exactly beyond 2^53) are read and printed exactly. Same preconditions as
+/// elementAt().
+std::string formatElementAt(const StridedView &view, const std::vector<std::int64_t> &index);
 
 } // namespace ckpt::format

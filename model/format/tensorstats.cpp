@@ -1,2 +1,848 @@
 // SPDX-License-Identifier: MIT
 #include "tensorstats.h"
+
+#include "formaterror.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+// Hot loops get an AVX2 clone next to the baseline one, picked at load time (no FMA in either,
+// so both give bit-identical results).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CKPT_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define CKPT_HOT
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CKPT_X86_DISPATCH 1
+#include <immintrin.h>
+#else
+#define CKPT_X86_DISPATCH 0
+#endif
+
+namespace ckpt::format {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxFinite = std::numeric_limits<double>::max();
+constexpr std::size_t kBlock = 2048;                 // decoded doubles per block (16 KiB, in L1)
+constexpr std::uint64_t kMinChunk = 32 * kBlock;     // elements per work item
+constexpr std::uint64_t kMaxChunks = 1 << 16;        // bounds the per-chunk partial results
+constexpr int kMaxBins = 1 << 24;
+constexpr std::uint64_t kProgressBytes = 4u << 20;   // report at most every 4 MiB
+
+// Neumaier-compensated sum; falls back to the plain sum once it is not finite.
+struct CompensatedSum
+{
+    double sum = 0;
+    double comp = 0;
+    void add(double x) noexcept
+    {
+        const double t = sum + x;
+        if (std::isfinite(t)) {
+            if (std::fabs(sum) >= std::fabs(x))
+                comp += (sum - t) + x;
+            else
+                comp += (x - t) + sum;
+        }
+        sum = t;
+    }
+    void add(const CompensatedSum &o) noexcept
+    {
+        add(o.sum);
+        add(o.comp);
+    }
+    double value() const noexcept { return std::isfinite(sum) ? sum + comp : sum; }
+};
+
+// Statistics of a chunk (or of everything, after merging chunks in order).
+struct Partial
+{
+    std::uint64_t nan = 0, posinf = 0, neginf = 0, zeros = 0, finite = 0;
+    double min = kInf, max = -kInf;
+    CompensatedSum sum, sumSq;
+    double mean = 0, m2 = 0; // Chan et al. running mean and sum of squared deviations
+
+    void mergeMoments(std::uint64_t n, double blockMean, double blockM2) noexcept
+    {
+        if (n == 0)
+            return;
+        if (finite == 0) {
+            mean = blockMean;
+            m2 = blockM2;
+        } else {
+            const double na = static_cast<double>(finite);
+            const double nb = static_cast<double>(n);
+            const double total = na + nb;
+            const double delta = blockMean - mean;
+            mean += delta * (nb / total);
+            m2 += blockM2 + delta * delta * (na * nb / total);
+        }
+        finite += n;
+    }
+    void merge(const Partial &o) noexcept
+    {
+        nan += o.nan;
+        posinf += o.posinf;
+        neginf += o.neginf;
+        zeros += o.zeros;
+        min = std::min(min, o.min);
+        max = std::max(max, o.max);
+        sum.add(o.sum);
+        sumSq.add(o.sumSq);
+        mergeMoments(o.finite, o.mean, o.m2);
+    }
+};
+
+// ---- pass 1 kernels: one block of decoded values ----------------------------------------
+
+typedef double V4d __attribute__((vector_size(32)));
+typedef std::int64_t V4i __attribute__((vector_size(32)));
+
+inline double hsum(const V4d &v) noexcept
+{
+    return (v[0] + v[1]) + (v[2] + v[3]);
+}
+
+struct BlockMoments
+{
+    double sum = 0, sumSq = 0, min = kInf, max = -kInf;
+    std::uint64_t zeros = 0;
+};
+
+// Moments assuming every value is finite: a NaN or infinity (or an overflowing square) makes
+// `sum`/`sumSq` non-finite, and the caller then uses blockMomentsMasked().
+CKPT_HOT void blockMomentsFast(const double *x, std::size_t n, BlockMoments &r) noexcept
+{
+    V4d s0{}, s1{}, q0{}, q1{};
+    V4d mn0 = V4d{} + kInf, mn1 = mn0, mx0 = V4d{} - kInf, mx1 = mx0;
+    V4i z0{}, z1{};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        V4d a, b;
+        std::memcpy(&a, x + i, sizeof a);
+        std::memcpy(&b, x + i + 4, sizeof b);
+        s0 += a;
+        s1 += b;
+        q0 += a * a;
+        q1 += b * b;
+        mn0 = a < mn0 ? a : mn0;
+        mn1 = b < mn1 ? b : mn1;
+        mx0 = a > mx0 ? a : mx0;
+        mx1 = b > mx1 ? b : mx1;
+        z0 -= (a == 0.0);
+        z1 -= (b == 0.0);
+    }
+    double s = hsum(s0) + hsum(s1), q = hsum(q0) + hsum(q1);
+    double mn = kInf, mx = -kInf;
+    std::int64_t z = 0;
+    for (int j = 0; j < 4; ++j) {
+        mn = std::min({mn, mn0[j], mn1[j]});
+        mx = std::max({mx, mx0[j], mx1[j]});
+        z += z0[j] + z1[j];
+    }
+    for (; i < n; ++i) {
+        const double v = x[i];
+        s += v;
+        q += v * v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+        z += v == 0.0;
+    }
+    r.sum = s;
+    r.sumSq = q;
+    r.min = mn;
+    r.max = mx;
+    r.zeros = static_cast<std::uint64_t>(z);
+}
+
+// Same over the finite values only; also counts them.
+std::uint64_t blockMomentsMasked(const double *x, std::size_t n, BlockMoments &r) noexcept
+{
+    CompensatedSum s, q;
+    std::uint64_t count = 0, zeros = 0;
+    double mn = kInf, mx = -kInf;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double v = x[i];
+        zeros += v == 0.0;
+        if (!(std::fabs(v) <= kMaxFinite))
+            continue;
+        ++count;
+        s.add(v);
+        q.add(v * v);
+        mn = std::min(mn, v);
+        mx = std::max(mx, v);
+    }
+    r.sum = s.value();
+    r.sumSq = q.value();
+    r.min = mn;
+    r.max = mx;
+    r.zeros = zeros;
+    return count;
+}
+
+CKPT_HOT double blockM2Fast(const double *x, std::size_t n, double mean) noexcept
+{
+    V4d m0{}, m1{};
+    const V4d mv = V4d{} + mean;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        V4d a, b;
+        std::memcpy(&a, x + i, sizeof a);
+        std::memcpy(&b, x + i + 4, sizeof b);
+        a -= mv;
+        b -= mv;
+        m0 += a * a;
+        m1 += b * b;
+    }
+    double m = hsum(m0) + hsum(m1);
+    for (; i < n; ++i) {
+        const double d = x[i] - mean;
+        m += d * d;
+    }
+    return m;
+}
+
+double blockM2Masked(const double *x, std::size_t n, double mean) noexcept
+{
+    double m = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (std::fabs(x[i]) <= kMaxFinite) {
+            const double d = x[i] - mean;
+            m += d * d;
+        }
+    }
+    return m;
+}
+
+void accumulateBlock(Partial &p, const double *x, std::size_t n)
+{
+    BlockMoments b;
+    blockMomentsFast(x, n, b);
+    std::uint64_t finite = n;
+    const bool allFinite = std::isfinite(b.sum) && std::isfinite(b.sumSq);
+    if (!allFinite) {
+        finite = blockMomentsMasked(x, n, b);
+        for (std::size_t i = 0; i < n; ++i) {
+            const double v = x[i];
+            if (std::isnan(v))
+                ++p.nan;
+            else if (v == kInf)
+                ++p.posinf;
+            else if (v == -kInf)
+                ++p.neginf;
+        }
+    }
+    p.zeros += b.zeros;
+    if (finite == 0)
+        return;
+    p.min = std::min(p.min, b.min);
+    p.max = std::max(p.max, b.max);
+    p.sum.add(b.sum);
+    p.sumSq.add(b.sumSq);
+    const double mean = b.sum / static_cast<double>(finite);
+    const double m2 = allFinite ? blockM2Fast(x, n, mean) : blockM2Masked(x, n, mean);
+    p.mergeMoments(finite, mean, m2);
+}
+
+// ---- histogram --------------------------------------------------------------------------
+
+// torch.linspace(lo, hi, bins + 1, dtype=float64)[-1] as torch 1.13's AVX2 CPU kernel computes
+// it: the last element is hi unless it falls in the vectorised part of the fill (steps a
+// multiple of 8: two 4-wide vectors per iteration), where it is (hi - 3*step fused) + 3*step.
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+double torchRightEdge(double lo, double hi, int bins) noexcept
+{
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    const int steps = bins + 1;
+    if (steps < 8 || steps % 8 != 0)
+        return hi;
+    const double step = (hi - lo) / static_cast<double>(bins);
+    if (!std::isfinite(step))
+        return hi; // hi - lo overflows: torch is undefined there
+    return std::fma(-step, 3.0, hi) + 3.0 * step;
+}
+
+struct HistRule
+{
+    double lo = 0, right = 0, width = 0, bins = 0, inverse = 0;
+    int binCount = 0;
+    bool halve = false; // hi - lo overflows: work on halved values
+    // edgeMin[k]: the smallest x that exact() puts in bin k or above (k = 1 .. bins - 1), so
+    // that values next to an edge are resolved with one comparison instead of a division.
+    std::vector<double> edgeMin;
+
+    // `withEdges`: prepare bin() (the edge table costs O(bins log)); exact() works without.
+    HistRule(double l, double h, int n, bool withEdges = true)
+        : lo(l), right(torchRightEdge(l, h, n)), bins(static_cast<double>(n)), binCount(n)
+    {
+        width = right - lo;
+        halve = !std::isfinite(width);
+        if (halve)
+            width = right * 0.5 - lo * 0.5;
+        const double inv = bins / width;
+        // The fast path needs a finite, non-degenerate scale; otherwise always go exact.
+        const bool fast = !halve && std::isfinite(inv) && width > 0;
+        inverse = fast ? inv : std::numeric_limits<double>::quiet_NaN();
+        if (withEdges && fast && n <= (1 << 16)) {
+            edgeMin.resize(static_cast<std::size_t>(n) + 1, lo);
+            for (int k = 1; k < n; ++k)
+                edgeMin[static_cast<std::size_t>(k)] = findEdge(k);
+        }
+    }
+
+    int exact(double x) const noexcept
+    {
+        if (!(x >= lo && x <= right))
+            return -1;
+        const double t = halve ? (x * 0.5 - lo * 0.5) / width * bins : (x - lo) / width * bins;
+        std::int64_t pos;
+        if (!(t >= 0))
+            pos = binCount / 2; // 0/0: degenerate range, x == lo == right
+        else if (t >= bins)
+            pos = binCount;
+        else
+            pos = static_cast<std::int64_t>(t);
+        if (pos >= binCount)
+            pos = binCount - 1;
+        return static_cast<int>(pos);
+    }
+
+    // Same answer as exact(): the product with the reciprocal differs from torch's quotient by
+    // a few ulps at most, so it decides every x that is not within ~1e-14 of a bin edge; the
+    // others are within that of edge r, so they are in bin r - 1 or r, which edgeMin tells.
+    int bin(double x) const noexcept
+    {
+        if (!(x >= lo && x <= right))
+            return -1;
+        const double t = (x - lo) * inverse;
+        if (t < bins) {
+            const auto k = static_cast<std::int64_t>(t);
+            const double f = t - static_cast<double>(k);
+            const double tol = t * 1e-14;
+            if (f > tol && f < 1.0 - tol)
+                return static_cast<int>(k);
+        }
+        if (!edgeMin.empty() && t < bins + 0.5) {
+            const auto r = static_cast<int>(std::nearbyint(t));
+            if (r <= 0)
+                return 0;
+            if (r >= binCount)
+                return binCount - 1;
+            return x >= edgeMin[static_cast<std::size_t>(r)] ? r : r - 1;
+        }
+        return exact(x);
+    }
+
+private:
+    // exact() is monotone in x (every step rounds monotonically): gallop from the ideal edge
+    // position over the ordered doubles to bracket the change to bin k, then bisect.
+    static std::uint64_t key(double v) noexcept
+    {
+        const auto u = std::bit_cast<std::uint64_t>(v);
+        return (u >> 63) ? ~u : u | (std::uint64_t(1) << 63);
+    }
+    static double fromKey(std::uint64_t k) noexcept
+    {
+        return std::bit_cast<double>((k >> 63) ? k & ~(std::uint64_t(1) << 63) : ~k);
+    }
+    double findEdge(int k) const noexcept
+    {
+        const std::uint64_t first = key(lo), last = key(right);
+        const double guess = std::clamp(lo + width * (static_cast<double>(k) / bins), lo, right);
+        std::uint64_t g = key(guess);
+        auto atLeast = [&](std::uint64_t kk) { return exact(fromKey(kk)) >= k; };
+        std::uint64_t a, b; // exact < k at a (or a == first), >= k at b
+        if (atLeast(g)) {
+            b = g;
+            std::uint64_t step = 1;
+            for (;;) {
+                if (g - first <= step) {
+                    a = first;
+                    break;
+                }
+                if (!atLeast(g - step)) {
+                    a = g - step;
+                    break;
+                }
+                b = g - step;
+                step *= 2;
+            }
+            if (a == first && atLeast(first))
+                return lo;
+        } else {
+            a = g;
+            std::uint64_t step = 1;
+            for (;;) {
+                if (last - g <= step) {
+                    b = last;
+                    break;
+                }
+                if (atLeast(g + step)) {
+                    b = g + step;
+                    break;
+                }
+                a = g + step;
+                step *= 2;
+            }
+        }
+        while (b - a > 1) {
+            const std::uint64_t mid = a + (b - a) / 2;
+            if (atLeast(mid))
+                b = mid;
+            else
+                a = mid;
+        }
+        return fromKey(b);
+    }
+};
+
+// Histogram of a block; hist has a spare slot at [bins] that nothing reads.
+void histogramBlockScalar(const HistRule &rule, const double *x, std::size_t n,
+                          std::uint64_t *hist) noexcept
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        const int b = rule.bin(x[i]);
+        ++hist[b < 0 ? rule.binCount : b];
+    }
+}
+
+#if CKPT_X86_DISPATCH
+// AVX2: four values at a time. t + 2^52 rounds t to the nearest integer r (in the low mantissa
+// bits); a lane is clear when |t - r| is well above the ulp noise, and then the bin is r or
+// r - 1. A vector whose in-range lanes are all clear is counted straight away, anything else
+// goes through the scalar rule.
+// With `pairs` (bins x bins 32-bit counters), two values of a clean vector share one increment
+// of pairs[k0 * bins + k1]: half the scattered read-modify-writes; flushPairs() marginalises.
+__attribute__((target("avx2"))) void histogramBlockAvx2(const HistRule &rule, const double *x,
+                                                        std::size_t n, std::uint64_t *hist,
+                                                        std::uint32_t *pairs) noexcept
+{
+    const __m256i pairScale = _mm256_setr_epi64x(rule.binCount, 1, rule.binCount, 1);
+    const __m256d lo = _mm256_set1_pd(rule.lo);
+    const __m256d right = _mm256_set1_pd(rule.right);
+    const __m256d inv = _mm256_set1_pd(rule.inverse);
+    const __m256d rel = _mm256_set1_pd(1e-14);
+    const __m256d magic = _mm256_set1_pd(4503599627370496.0); // 2^52
+    const __m256d absMask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffff));
+    const __m256d zero = _mm256_setzero_pd();
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256d v = _mm256_loadu_pd(x + i);
+        const __m256d inRange = _mm256_and_pd(_mm256_cmp_pd(v, lo, _CMP_GE_OQ),
+                                              _mm256_cmp_pd(v, right, _CMP_LE_OQ));
+        const __m256d t = _mm256_mul_pd(_mm256_sub_pd(v, lo), inv);
+        const __m256d biased = _mm256_add_pd(t, magic);
+        const __m256d f = _mm256_sub_pd(t, _mm256_sub_pd(biased, magic));
+        const __m256d clear = _mm256_cmp_pd(_mm256_and_pd(f, absMask), _mm256_mul_pd(t, rel),
+                                            _CMP_GT_OQ);
+        const int inMask = _mm256_movemask_pd(inRange);
+        const int okMask = _mm256_movemask_pd(_mm256_and_pd(clear, inRange));
+        // bin = r - (f < 0), from the integer bits of t + 2^52
+        const __m256i k = _mm256_add_epi64(_mm256_castpd_si256(biased),
+                                           _mm256_castpd_si256(_mm256_cmp_pd(f, zero, _CMP_LT_OQ)));
+        if (okMask == 0xf && pairs) [[likely]] {
+            const __m256i m = _mm256_mul_epu32(k, pairScale); // low 32 bits of k: the bin
+            const __m256i sum = _mm256_add_epi64(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+            ++pairs[static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(sum)))];
+            ++pairs[static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(sum, 1)))];
+            continue;
+        }
+        alignas(32) std::uint64_t kk[4];
+        _mm256_store_si256(reinterpret_cast<__m256i *>(kk), k);
+        if (okMask == 0xf) {
+            ++hist[static_cast<std::uint32_t>(kk[0])];
+            ++hist[static_cast<std::uint32_t>(kk[1])];
+            ++hist[static_cast<std::uint32_t>(kk[2])];
+            ++hist[static_cast<std::uint32_t>(kk[3])];
+        } else {
+            for (int j = 0; j < 4; ++j) {
+                if (okMask & (1 << j)) {
+                    ++hist[static_cast<std::uint32_t>(kk[j])];
+                } else if (inMask & (1 << j)) {
+                    const int b = rule.bin(x[i + static_cast<std::size_t>(j)]);
+                    ++hist[b < 0 ? rule.binCount : b];
+                }
+            }
+        }
+    }
+    histogramBlockScalar(rule, x + i, n - i, hist);
+}
+#endif
+
+// A worker's histogram: bins + a spare slot for values outside the range, and (AVX2, up to
+// kMaxPairBins bins) the pair table, flushed into the histogram after each chunk.
+constexpr int kMaxPairBins = 128;
+
+struct HistAccumulator
+{
+    std::vector<std::uint64_t> hist;
+    std::vector<std::uint32_t> pairs;
+    std::size_t bins = 0;
+
+    HistAccumulator(std::size_t n, bool usePairs) : hist(n + 1), bins(n)
+    {
+#if CKPT_X86_DISPATCH
+        if (usePairs && n <= kMaxPairBins && __builtin_cpu_supports("avx2"))
+            pairs.assign(n * n, 0);
+#else
+        (void)usePairs;
+#endif
+    }
+
+    void add(const HistRule &rule, const double *x, std::size_t n)
+    {
+#if CKPT_X86_DISPATCH
+        static const bool avx2 = __builtin_cpu_supports("avx2");
+        if (avx2)
+            return histogramBlockAvx2(rule, x, n, hist.data(), pairs.empty() ? nullptr : pairs.data());
+#endif
+        histogramBlockScalar(rule, x, n, hist.data());
+    }
+
+    void flushPairs()
+    {
+        if (pairs.empty())
+            return;
+        for (std::size_t a = 0; a < bins; ++a) {
+            const std::uint32_t *row = &pairs[a * bins];
+            std::uint64_t rowSum = 0;
+            for (std::size_t b = 0; b < bins; ++b) {
+                rowSum += row[b];
+                hist[b] += row[b];
+            }
+            hist[a] += rowSum;
+        }
+        std::fill(pairs.begin(), pairs.end(), 0u);
+    }
+};
+
+// ---- work distribution --------------------------------------------------------------------
+
+class Runner
+{
+public:
+    Runner(const StatsOptions &options, std::uint64_t total, std::uint64_t reportStep)
+        : m_options(options), m_total(total), m_reportStep(std::max<std::uint64_t>(1, reportStep))
+    {
+    }
+
+    // Runs fn(chunk, worker) for every chunk on up to `threads` workers (the calling thread is
+    // worker 0). Rethrows the first exception of any worker; throws Cancelled when asked to.
+    template <class Fn>
+    void run(std::uint64_t chunks, unsigned threads, Fn &&fn)
+    {
+        std::atomic<std::uint64_t> next{0};
+        auto work = [&](unsigned worker) {
+            try {
+                while (!m_stop.load(std::memory_order_relaxed)) {
+                    const std::uint64_t c = next.fetch_add(1, std::memory_order_relaxed);
+                    if (c >= chunks)
+                        break;
+                    fn(c, worker);
+                }
+            } catch (...) {
+                std::lock_guard lock(m_errorMutex);
+                if (!m_error)
+                    m_error = std::current_exception();
+                m_stop.store(true);
+            }
+        };
+        std::vector<std::thread> pool;
+        for (unsigned w = 1; w < threads; ++w) {
+            try {
+                pool.emplace_back(work, w);
+            } catch (const std::system_error &) {
+                break; // fewer threads; the shared chunk counter still covers all the work
+            }
+        }
+        work(0);
+        for (auto &t : pool)
+            t.join();
+        if (m_error)
+            std::rethrow_exception(m_error);
+        if (m_cancelled.load())
+            throw FormatError(FormatError::Kind::Cancelled, "statistics cancelled");
+    }
+
+    // Called by workers after each chunk with the number of element visits done.
+    void advance(std::uint64_t n)
+    {
+        if (!m_options.progress)
+            return;
+        const std::uint64_t done = m_done.fetch_add(n, std::memory_order_relaxed) + n;
+        if (done - m_reported.load(std::memory_order_relaxed) < m_reportStep && done != m_total)
+            return;
+        report();
+    }
+
+    // Final report from the calling thread.
+    void finish()
+    {
+        if (!m_options.progress)
+            return;
+        m_done.store(m_total);
+        report();
+        if (m_cancelled.load())
+            throw FormatError(FormatError::Kind::Cancelled, "statistics cancelled");
+    }
+
+private:
+    void report()
+    {
+        // One reporter at a time, values only growing: the callback sees a monotone sequence.
+        std::unique_lock lock(m_progressMutex, std::try_to_lock);
+        if (!lock.owns_lock())
+            return;
+        const std::uint64_t done = m_done.load();
+        if (done <= m_reported.load() && !(done == 0 && m_total == 0))
+            return;
+        m_reported.store(done);
+        if (!m_options.progress(done, m_total)) {
+            m_cancelled.store(true);
+            m_stop.store(true);
+        }
+    }
+
+    const StatsOptions &m_options;
+    const std::uint64_t m_total;
+    const std::uint64_t m_reportStep;
+    std::atomic<std::uint64_t> m_done{0};
+    std::atomic<std::uint64_t> m_reported{0};
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_cancelled{false};
+    std::mutex m_progressMutex;
+    std::mutex m_errorMutex;
+    std::exception_ptr m_error;
+};
+
+} // namespace
+
+int histBin(double x, double lo, double hi, int bins) noexcept
+{
+    if (bins <= 0)
+        return -1;
+    return HistRule(lo, hi, bins, false).exact(x);
+}
+
+namespace {
+
+// The histogram range of PRODUCT.md 4 (explicit or [min, max], widened when empty); false when
+// there is no usable range.
+bool histogramRange(const StatsOptions &options, double min, double max, double &lo, double &hi)
+{
+    lo = options.rangeLo.value_or(min);
+    hi = options.rangeHi.value_or(max);
+    if (lo > hi)
+        std::swap(lo, hi);
+    if (lo == hi) {
+        lo -= 0.5;
+        hi += 0.5;
+        if (lo == hi) { // |value| so large that 0.5 vanishes
+            lo = std::nextafter(lo, -kInf);
+            hi = std::nextafter(hi, kInf);
+        }
+    }
+    return std::isfinite(lo) && std::isfinite(hi);
+}
+
+void finishMoments(TensorStats &stats, const Partial &all)
+{
+    stats.nan = all.nan;
+    stats.posinf = all.posinf;
+    stats.neginf = all.neginf;
+    stats.zeros = all.zeros;
+    stats.finite = all.finite;
+    if (all.finite > 0) {
+        stats.min = all.min;
+        stats.max = all.max;
+        stats.mean = all.sum.value() / static_cast<double>(all.finite);
+        stats.l2 = std::sqrt(all.sumSq.value());
+    }
+    if (all.finite > 1)
+        stats.std = std::sqrt(std::max(0.0, all.m2) / static_cast<double>(all.finite - 1));
+}
+
+// 2-byte dtypes switch to pattern counting from this many elements on (below, the 64K-entry
+// tables cost more than they save); 1-byte dtypes always count patterns.
+constexpr std::uint64_t kPatternMinElements = 1 << 18;
+
+} // namespace
+
+TensorStats computeStats(const StridedView &view, const StatsOptions &options)
+{
+    if (!isDecodable(view.dtype))
+        throw FormatError(FormatError::Kind::Unsupported,
+                          "no statistics for dtype " + std::string(dtypeName(view.dtype)));
+    if (options.bins > kMaxBins)
+        throw FormatError(FormatError::Kind::LimitExceeded,
+                          "too many histogram bins (" + std::to_string(options.bins) + ")");
+    const ElementDecoder decoder(view, /*anyOrder=*/true);
+    TensorStats stats;
+    const std::uint64_t n = decoder.numel();
+    stats.numel = n;
+
+    std::uint64_t chunk = std::max(kMinChunk, (n + kMaxChunks - 1) / kMaxChunks);
+    chunk = (chunk + kBlock - 1) / kBlock * kBlock;
+    const std::uint64_t chunks = (n + chunk - 1) / chunk;
+    unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
+    threads = static_cast<unsigned>(std::clamp<std::uint64_t>(chunks, 1, std::max(1u, threads)));
+
+    const std::uint64_t esize = std::max<std::uint64_t>(1, elementSize(view.dtype));
+    Runner runner(options, 2 * n, kProgressBytes / esize);
+
+    // 1- and 2-byte dtypes: count the storage patterns in one pass and derive everything from
+    // the table (each distinct value weighted by its count; the histogram bins each distinct
+    // value with the same rule).
+    const std::uint32_t patterns = decoder.patternCount();
+    if (patterns == 256 || (patterns > 0 && n >= kPatternMinElements)) {
+        std::vector<std::vector<std::uint64_t>> tables(threads, std::vector<std::uint64_t>(patterns));
+        runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
+            const std::uint64_t begin = c * chunk;
+            const std::uint64_t end = std::min(n, begin + chunk);
+            decoder.countPatterns(begin, end - begin, tables[worker].data());
+            runner.advance(2 * (end - begin));
+        });
+        std::vector<std::uint64_t> &table = tables[0];
+        for (unsigned w = 1; w < threads; ++w)
+            for (std::uint32_t p = 0; p < patterns; ++p)
+                table[p] += tables[w][p];
+        std::vector<double> values(patterns);
+        Partial all;
+        for (std::uint32_t p = 0; p < patterns; ++p) {
+            const std::uint64_t c = table[p];
+            if (c == 0)
+                continue;
+            const double v = values[p] = decoder.patternValue(p, true);
+            const double weight = static_cast<double>(c);
+            if (std::isnan(v)) {
+                all.nan += c;
+            } else if (v == kInf) {
+                all.posinf += c;
+            } else if (v == -kInf) {
+                all.neginf += c;
+            } else {
+                if (v == 0)
+                    all.zeros += c;
+                all.finite += c;
+                all.min = std::min(all.min, v);
+                all.max = std::max(all.max, v);
+                all.sum.add(weight * v);
+                all.sumSq.add(weight * v * v);
+            }
+        }
+        if (all.finite > 0) {
+            const double mean = all.sum.value() / static_cast<double>(all.finite);
+            CompensatedSum m2;
+            for (std::uint32_t p = 0; p < patterns; ++p)
+                if (table[p] != 0 && std::isfinite(values[p]))
+                    m2.add(static_cast<double>(table[p]) * (values[p] - mean) * (values[p] - mean));
+            all.m2 = m2.value();
+        }
+        finishMoments(stats, all);
+        double lo = 0, hi = 0;
+        if (all.finite > 0 && options.bins > 0) {
+            const bool usable = histogramRange(options, all.min, all.max, lo, hi);
+            stats.histLo = lo;
+            stats.histHi = hi;
+            if (usable) {
+                const HistRule rule(lo, hi, options.bins, false);
+                stats.hist.assign(static_cast<std::size_t>(options.bins), 0);
+                for (std::uint32_t p = 0; p < patterns; ++p) {
+                    if (table[p] == 0 || !std::isfinite(values[p]))
+                        continue;
+                    const int b = rule.exact(values[p]);
+                    if (b >= 0)
+                        stats.hist[static_cast<std::size_t>(b)] += table[p];
+                }
+            }
+        }
+        runner.finish();
+        return stats;
+    }
+
+    // A fixed histogram range is known up front: the histogram goes along with pass 1.
+    double lo = 0, hi = 0;
+    const bool fixedRange = options.rangeLo && options.rangeHi && options.bins > 0;
+    const bool fixedUsable = fixedRange && histogramRange(options, 0, 0, lo, hi);
+    std::optional<HistRule> rule;
+    if (fixedUsable)
+        rule.emplace(lo, hi, options.bins);
+    const auto bins = static_cast<std::size_t>(std::max(0, options.bins));
+    // Pair counters hold up to a chunk's count: only when that fits 32 bits.
+    std::vector<HistAccumulator> hists(threads, HistAccumulator(bins, chunk < (1ull << 31)));
+
+    // Pass 1: counts, extremes, sums and (per block, merged with Chan's formula) the sum of
+    // squared deviations.
+    std::vector<Partial> partials(chunks);
+    std::vector<std::vector<double>> buffers(threads, std::vector<double>(kBlock));
+    runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
+        double *buf = buffers[worker].data();
+        Partial p;
+        const std::uint64_t begin = c * chunk;
+        const std::uint64_t end = std::min(n, begin + chunk);
+        for (std::uint64_t b = begin; b < end; b += kBlock) {
+            const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
+            decoder.decode(b, len, buf, true);
+            accumulateBlock(p, buf, len);
+            if (rule)
+                hists[worker].add(*rule, buf, len);
+        }
+        if (rule)
+            hists[worker].flushPairs();
+        partials[c] = p;
+        runner.advance((fixedRange ? 2 : 1) * (end - begin));
+    });
+    Partial all;
+    for (const Partial &p : partials)
+        all.merge(p);
+    finishMoments(stats, all);
+
+    // Pass 2: the histogram over [lo, hi] = [min, max] (or whatever of it is not fixed).
+    if (all.finite > 0 && options.bins > 0) {
+        bool usable = fixedUsable;
+        if (!fixedRange) {
+            usable = histogramRange(options, all.min, all.max, lo, hi);
+            if (usable) {
+                rule.emplace(lo, hi, options.bins);
+                runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
+                    double *buf = buffers[worker].data();
+                    const std::uint64_t begin = c * chunk;
+                    const std::uint64_t end = std::min(n, begin + chunk);
+                    for (std::uint64_t b = begin; b < end; b += kBlock) {
+                        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
+                        decoder.decode(b, len, buf, true);
+                        hists[worker].add(*rule, buf, len);
+                    }
+                    hists[worker].flushPairs();
+                    runner.advance(end - begin);
+                });
+            }
+        }
+        stats.histLo = lo;
+        stats.histHi = hi;
+        if (usable) {
+            stats.hist.assign(bins, 0);
+            for (const auto &h : hists)
+                for (std::size_t i = 0; i < bins; ++i)
+                    stats.hist[i] += h.hist[i];
+        }
+    }
+    runner.finish();
+    return stats;
+}
+
+} // namespace ckpt::format

@@ -36,16 +36,30 @@ struct StatsOptions
     /// Optional fixed histogram range (the GUI's symmetric/custom ranges); values outside are
     /// not counted. Unset: [min, max] of the finite values.
     std::optional<double> rangeLo, rangeHi;
-    /// Called from worker threads with elements done of total; return false to cancel.
+    /// Called from worker threads (one at a time, with growing `done`, at most every ~4 MiB of
+    /// data, and finally with done == total from the calling thread) with the work done of
+    /// total; total = 2 * numel (each element is visited by a moments pass and a histogram
+    /// pass; one-pass cases count 2 per element). Return false to cancel: the workers stop
+    /// within one chunk (>= 64K elements, well under 10 ms) and computeStats throws.
     std::function<bool(std::uint64_t done, std::uint64_t total)> progress;
 };
 
 /// Computes the statistics of `view` reading through its bytes without copying the tensor.
-/// Multi-threaded. Throws FormatError(Cancelled) when the progress callback returns false.
+/// Multi-threaded (options.threads workers, the calling thread being one of them); the work is
+/// split into chunks that do not depend on the thread count, so results are identical for any
+/// number of threads. Throws FormatError(Cancelled) when the progress callback returns false,
+/// FormatError(Unsupported) for a dtype that is not decodable, FormatError(LimitExceeded) for
+/// more than 2^24 bins; an exception thrown in a worker (e.g. by the callback) is rethrown here.
 /// The caller has validated the extent of the view.
 TensorStats computeStats(const StridedView &view, const StatsOptions &options = {});
 
-/// Histogram bin index with torch.histc semantics for a finite `x` in [lo, hi].
+/// Histogram bin index of `x` exactly as torch 1.13's CPU `torch.histc(float64, bins, lo, hi)`
+/// assigns it (lo < hi), or -1 when torch does not count it. Rule: R = the last element of
+/// torch.linspace(lo, hi, bins + 1) (= hi, except when bins + 1 is a multiple of 8, where
+/// torch's vectorised fill gives fl(fma(-s, 3, hi) + 3s) with s = (hi - lo) / bins, which can be
+/// an ulp off hi); x is counted iff lo <= x <= R, in bin trunc(fl(fl(fl(x - lo) / fl(R - lo)) *
+/// bins)), clamped to bins - 1. No search against the bin edges. Not defined by torch (and
+/// made sane here) when hi - lo overflows or lo == hi.
 int histBin(double x, double lo, double hi, int bins) noexcept;
 
 } // namespace ckpt::format
