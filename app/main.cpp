@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#include "checkpointpanel.h"
+#include "kindicons.h"
+#include "mainwindow.h"
+#include "screenshotter.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QRegularExpression>
+#include <QTimer>
+
+#include <cstdio>
+#include <cstring>
+
+using namespace ckpt;
+
+int main(int argc, char *argv[])
+{
+    // --screenshot needs no display: fall back to the offscreen platform when there is none.
+    for (int i = 1; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--screenshot", 12) == 0 && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")
+            && qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+    }
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("ckpt-browser"));
+    QApplication::setApplicationDisplayName(QStringLiteral("Checkpoint Browser"));
+    QApplication::setOrganizationName(QStringLiteral("CheckpointBrowser"));
+    QApplication::setApplicationVersion(QStringLiteral(CKPT_VERSION));
+    QApplication::setDesktopFileName(QStringLiteral("ckpt-browser"));
+    QApplication::setWindowIcon(appIcon());
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Browse PyTorch checkpoints safely (nothing is executed) and instantly (tensor bytes are read "
+        "lazily)."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("FILE"), QStringLiteral("Checkpoints to open, one tab each."),
+                                 QStringLiteral("[FILE...]"));
+    QCommandLineOption select(QStringLiteral("select"),
+                              QStringLiteral("Select PATH in the last file's tree once loaded. Both the raw "
+                                             "path (model_state_dict/conv1.weight) and the tree path "
+                                             "(model_state_dict/conv1/weight) are accepted; \"\" selects the file."),
+                              QStringLiteral("PATH"));
+    QCommandLineOption screenshot(QStringLiteral("screenshot"),
+                                  QStringLiteral("Render the window to OUT.png once everything is loaded and "
+                                                 "computed, then exit. Works without a display."),
+                                  QStringLiteral("OUT.png"));
+    QCommandLineOption tab(QStringLiteral("tab"),
+                           QStringLiteral("Tensor details tab to show: statistics (default) or values."),
+                           QStringLiteral("NAME"));
+    QCommandLineOption size(QStringLiteral("size"),
+                            QStringLiteral("Window size for --screenshot (default 1440x900)."),
+                            QStringLiteral("WxH"));
+    QCommandLineOption filter(QStringLiteral("filter"), QStringLiteral("Filter the tree by TEXT."),
+                              QStringLiteral("TEXT"));
+    parser.addOption(select);
+    parser.addOption(screenshot);
+    parser.addOption(tab);
+    parser.addOption(size);
+    parser.addOption(filter);
+    parser.process(app);
+
+    const bool shooting = parser.isSet(screenshot);
+    MainWindow window;
+    window.setPersistSettings(!shooting);
+    if (shooting) {
+        int w = 1440, h = 900;
+        const auto m = QRegularExpression(QStringLiteral("^(\\d+)x(\\d+)$")).match(parser.value(size));
+        if (m.hasMatch()) {
+            w = std::clamp(m.captured(1).toInt(), 400, 8000);
+            h = std::clamp(m.captured(2).toInt(), 300, 8000);
+        }
+        window.resize(w, h);
+    } else {
+        window.restoreSettings();
+    }
+    window.show();
+
+    CheckpointPanel *last = nullptr;
+    for (const QString &file : parser.positionalArguments()) {
+        if (!QFileInfo::exists(file)) {
+            std::fprintf(stderr, "ckpt-browser: %s: no such file\n", qPrintable(file));
+            continue;
+        }
+        last = window.openFile(file);
+        if (shooting)
+            last->setWatchingFile(false);
+    }
+    if (last) {
+        if (parser.isSet(filter))
+            last->setFilterText(parser.value(filter));
+        if (parser.value(tab) == QLatin1String("values"))
+            last->showValuesTab(true);
+        if (parser.isSet(select)) {
+            const QString path = parser.value(select);
+            QObject::connect(last, &CheckpointPanel::loadFinished, last, [last, path] {
+                if (last->currentPath() != path && !last->selectPath(path))
+                    std::fprintf(stderr, "ckpt-browser: no row at path '%s' in %s\n", qPrintable(path),
+                                 qPrintable(last->filePath()));
+            }, Qt::SingleShotConnection);
+            last->selectPath(path);
+        }
+    }
+
+    if (shooting) {
+        auto *shooter = new Screenshotter(&window, parser.value(screenshot));
+        QObject::connect(shooter, &Screenshotter::done, &app, [](bool ok, const QString &message) {
+            if (!message.isEmpty())
+                std::fprintf(stderr, "ckpt-browser: %s\n", qPrintable(message));
+            QCoreApplication::exit(ok ? 0 : 1);
+        });
+        shooter->start();
+    }
+    return app.exec();
+}

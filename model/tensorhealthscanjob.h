@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "modeltypes.h"
+
+#include <QFutureWatcher>
+#include <QObject>
+
+#include <memory>
+
+namespace ckpt {
+
+/// One tensor's statistics-derived flags (TensorHealth in checkpointtree.h).
+struct TensorHealthResult
+{
+    int tensor = -1;
+    int flags = 0;
+};
+
+/// Checks every tensor of a checkpoint for NaN, ±Inf and all-zero values off the UI thread,
+/// reporting each tensor as soon as it is done (progress 0–1000 by elements, cancellable).
+/// Tensors without readable data are skipped. Thread affinity: the GUI thread.
+class TensorHealthScanJob : public QObject
+{
+    Q_OBJECT
+public:
+    explicit TensorHealthScanJob(QObject *parent = nullptr);
+    ~TensorHealthScanJob() override;
+
+    void start(CheckpointPtr data);
+    void cancel();
+    bool isRunning() const { return m_running; }
+
+signals:
+    void progressChanged(int permille);
+    void tensorChecked(int tensor, int flags);
+    /// All tensors checked: how many, and how many were flagged (NaN/Inf/all zeros).
+    void finished(int checked, int flagged);
+    void canceled();
+
+private:
+    quint64 m_generation = 0;
+    bool m_running = false;
+    int m_checked = 0;
+    int m_flagged = 0;
+    std::unique_ptr<QFutureWatcher<TensorHealthResult>> m_watcher;
+};
+
+} // namespace ckpt

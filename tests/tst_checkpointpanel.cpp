@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: MIT
+#include "checkpointpanel.h"
+#include "checkpointtreemodel.h"
+#include "checkpointtreeview.h"
+#include "guitestutils.h"
+#include "histogrampanel.h"
+#include "histogramplot.h"
+#include "keyvaluemodel.h"
+#include "keyvaluepanel.h"
+#include "messagebar.h"
+#include "modelroles.h"
+#include "modulepanel.h"
+#include "securitypanel.h"
+#include "statstablemodel.h"
+#include "summarypanel.h"
+#include "tensordetailspanel.h"
+#include "tensorfilterproxymodel.h"
+
+#include <QAbstractItemModelTester>
+#include <QClipboard>
+#include <QFile>
+#include <QGuiApplication>
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QSignalSpy>
+#include <QStackedWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <set>
+
+using namespace ckpt;
+
+namespace {
+
+std::set<QString> tensorPaths(const QAbstractItemModel *m)
+{
+    std::set<QString> out;
+    test::forEachIndex(m, [&](const QModelIndex &idx) {
+        if (idx.data(TensorKeyRole).toInt() >= 0)
+            out.insert(idx.data(PathRole).toString());
+    });
+    return out;
+}
+
+bool openAndWait(CheckpointPanel &panel, const QString &path)
+{
+    QSignalSpy loaded(&panel, &CheckpointPanel::loadFinished);
+    panel.open(path);
+    return loaded.wait(20000) || loaded.count() > 0;
+}
+
+} // namespace
+
+class TestCheckpointPanel : public QObject
+{
+    Q_OBJECT
+private slots:
+    void treeRowsAreTorchsListing_data()
+    {
+        QTest::addColumn<QString>("name");
+        for (const QString &n : {QStringLiteral("training_ckpt.pt"), QStringLiteral("state_dict.pt"),
+                                 QStringLiteral("whole_module.pt"), QStringLiteral("dtypes.safetensors"),
+                                 QStringLiteral("legacy.pt"), QStringLiteral("torchscript_net.pt")})
+            QTest::newRow(qPrintable(n)) << n;
+    }
+
+    /// Opening a fixture (off the UI thread) lists exactly the tensors torch lists.
+    void treeRowsAreTorchsListing()
+    {
+        QFETCH(QString, name);
+        CheckpointPanel panel;
+        QAbstractItemModelTester tester(panel.proxy(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QVERIFY(openAndWait(panel, test::fixturePath(name)));
+        QVERIFY(!panel.isLoading());
+        std::set<QString> expected;
+        const auto json = test::expectedJson(name);
+        for (const auto &t : json["tensors"])
+            expected.insert(test::qstr(t["path"]));
+        QCOMPARE(tensorPaths(panel.proxy()), expected);
+        // The file row is selected and shows the summary.
+        QCOMPARE(panel.details()->currentWidget(), static_cast<QWidget *>(panel.summaryPanel()));
+        QVERIFY(panel.errorBar()->isHidden());
+    }
+
+    void selectingShowsTheRightPanel()
+    {
+        CheckpointPanel panel;
+        panel.resize(1300, 800);
+        QVERIFY(openAndWait(panel, test::fixturePath(QStringLiteral("training_ckpt.pt"))));
+        // Raw path and tree path select the same row.
+        QVERIFY(panel.selectPath(QStringLiteral("model_state_dict/0/weight")));
+        QCOMPARE(panel.currentPath(), QStringLiteral("model_state_dict/0.weight"));
+        QCOMPARE(panel.details()->currentWidget(), static_cast<QWidget *>(panel.tensorDetails()));
+        QTRY_VERIFY_WITH_TIMEOUT(panel.tensorDetails()->statsModel()->hasStats(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
+        // Statistics mark the tree row once known.
+        const QModelIndex row = panel.model()->indexForPath(QStringLiteral("model_state_dict/0.weight"));
+        QVERIFY(row.data(HealthRole).toInt() & HealthKnown);
+
+        QVERIFY(panel.selectPath(QStringLiteral("model_state_dict/1")));
+        QCOMPARE(panel.details()->currentWidget(), static_cast<QWidget *>(panel.modulePanel()));
+        QTRY_VERIFY_WITH_TIMEOUT(panel.modulePanel()->histogram()->plot()->binCount() > 0, 10000);
+
+        QVERIFY(panel.selectPath(QStringLiteral("args")));
+        QCOMPARE(panel.details()->currentWidget(), static_cast<QWidget *>(panel.keyValuePanel()));
+        QVERIFY(panel.keyValuePanel()->model()->rowCount() > 0);
+
+        QVERIFY(panel.selectPath(QString()));
+        QCOMPARE(panel.details()->currentWidget(), static_cast<QWidget *>(panel.summaryPanel()));
+        QVERIFY(!panel.selectPath(QStringLiteral("no/such/path")));
+    }
+
+    void filterAndSort()
+    {
+        CheckpointPanel panel;
+        QVERIFY(openAndWait(panel, test::fixturePath(QStringLiteral("state_dict.pt"))));
+        // Typing in the filter box filters after the debounce.
+        panel.filterEdit()->setFocus();
+        QTest::keyClicks(panel.filterEdit(), QStringLiteral("running_var"));
+        QTRY_COMPARE_WITH_TIMEOUT(tensorPaths(panel.proxy()).size(), std::size_t(3), 5000);
+        for (const QString &p : tensorPaths(panel.proxy()))
+            QVERIFY(p.endsWith(QStringLiteral("running_var")));
+        // The matches are expanded.
+        const QModelIndex match = panel.proxy()->mapFromSource(panel.model()->indexForPath(QStringLiteral("head")));
+        QVERIFY(!match.isValid());
+        panel.filterEdit()->clear();
+        QTRY_COMPARE_WITH_TIMEOUT(tensorPaths(panel.proxy()).size(), std::size_t(23), 5000);
+
+        // Clicking the Size header sorts by bytes, numerically.
+        CheckpointTreeView *view = panel.treeView();
+        view->sortByColumn(CheckpointTreeModel::SizeColumn, Qt::DescendingOrder);
+        const QModelIndex file = panel.proxy()->index(0, 0);
+        QStringList order;
+        quint64 previous = ~0ull;
+        for (int r = 0; r < panel.proxy()->rowCount(file); ++r) {
+            const QModelIndex idx = panel.proxy()->index(r, CheckpointTreeModel::SizeColumn, file);
+            QVERIFY(idx.data(SortRole).toULongLong() <= previous);
+            previous = idx.data(SortRole).toULongLong();
+            order << panel.proxy()->index(r, 0, file).data().toString();
+        }
+        QCOMPARE(order.first(), QStringLiteral("layers"));
+        view->sortByColumn(-1, Qt::AscendingOrder);
+        QCOMPARE(panel.proxy()->index(0, 0, file).data().toString(), QStringLiteral("stem"));
+    }
+
+    void keyboardAndCopy()
+    {
+        CheckpointPanel panel;
+        panel.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&panel));
+        QVERIFY(openAndWait(panel, test::fixturePath(QStringLiteral("state_dict.pt"))));
+        CheckpointTreeView *view = panel.treeView();
+        view->setFocus();
+        QVERIFY(panel.selectPath(QString()));
+        QTest::keyClick(view, Qt::Key_Down);
+        QCOMPARE(panel.currentPath(), QStringLiteral("stem"));
+        QTest::keyClick(view, Qt::Key_Right); // expand
+        QTest::keyClick(view, Qt::Key_Down);
+        QCOMPARE(panel.currentPath(), QStringLiteral("stem.conv"));
+        QTest::keyClick(view, Qt::Key_Right);
+        QTest::keyClick(view, Qt::Key_Down);
+        QCOMPARE(panel.currentPath(), QStringLiteral("stem.conv.weight"));
+        QTest::keyClick(view, Qt::Key_C, Qt::ControlModifier);
+        QCOMPARE(QGuiApplication::clipboard()->text(), QStringLiteral("stem.conv.weight"));
+    }
+
+    /// A damaged file shows its error (record and byte offset) and the part that could be read.
+    void damagedFile()
+    {
+        QTemporaryDir dir;
+        QFile in(test::fixturePath(QStringLiteral("legacy.pt")));
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QByteArray bytes = in.readAll().left(600);
+        const QString path = dir.filePath(QStringLiteral("truncated.pt"));
+        QFile out(path);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes);
+        out.close();
+
+        CheckpointPanel panel;
+        panel.resize(1300, 800);
+        QVERIFY(openAndWait(panel, path));
+        QVERIFY(panel.loaded().data->error.has_value());
+        QVERIFY(panel.errorBar()->isVisibleTo(&panel));
+        const QString text = panel.errorBar()->text();
+        QVERIFY2(text.contains(QStringLiteral("byte")), qPrintable(text));
+        QVERIFY2(text.contains(QStringLiteral("truncated.pt")), qPrintable(text));
+        QVERIFY(panel.summaryPanel()->errorBar()->isVisibleTo(panel.summaryPanel()));
+        // The tensors listed before the damage are browsable.
+        std::set<QString> expected;
+        const auto json = test::expectedJson(QStringLiteral("legacy.pt"));
+        for (const auto &t : json["tensors"])
+            expected.insert(test::qstr(t["path"]));
+        QCOMPARE(tensorPaths(panel.proxy()), expected);
+        // A tensor whose bytes are cut off says so instead of showing statistics.
+        QVERIFY(panel.selectPath(QStringLiteral("half")));
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
+        const bool statsOrReason = panel.tensorDetails()->statsModel()->hasStats()
+            || panel.tensorDetails()->histogram()->plot()->binCount() == 0;
+        QVERIFY(statsOrReason);
+    }
+
+    void maliciousFileBanner()
+    {
+        CheckpointPanel panel;
+        QVERIFY(openAndWait(panel, test::fixturePath(QStringLiteral("malicious_zip.pt"))));
+        QVERIFY(panel.errorBar()->isVisibleTo(&panel));
+        QVERIFY(panel.errorBar()->text().contains(QStringLiteral("torch.load")));
+        MessageBar *banner = panel.summaryPanel()->security()->banner();
+        QCOMPARE(banner->type(), MessageBar::Type::Error);
+        QVERIFY(banner->text().contains(QStringLiteral("system")));
+        // The object built by the dangerous call is flagged in the tree.
+        bool flagged = false;
+        test::forEachIndex(panel.proxy(), [&](const QModelIndex &idx) {
+            flagged = flagged || idx.data(Qt::ToolTipRole).toString().contains(QStringLiteral("run code"));
+        });
+        QVERIFY(flagged);
+    }
+
+    /// Small files are checked for NaN/±Inf/all-zero tensors right after opening; the marks and
+    /// the "show only these" filter agree with torch's counts.
+    void healthScanMarksTree()
+    {
+        CheckpointPanel panel;
+        QVERIFY(openAndWait(panel, test::fixturePath(QStringLiteral("dtypes.pt"))));
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 20000);
+        const auto expected = test::expectedJson(QStringLiteral("dtypes.pt"));
+        std::set<QString> flagged;
+        for (const auto &e : expected["stats"]) {
+            const QString path = test::qstr(e["path"]);
+            const QModelIndex idx = panel.model()->indexForPath(path);
+            QVERIFY2(idx.isValid(), qPrintable(path));
+            const int health = idx.data(HealthRole).toInt();
+            QVERIFY2(health & HealthKnown, qPrintable(path));
+            const bool nonFinite = e["nan"].get<int>() + e["posinf"].get<int>() + e["neginf"].get<int>() > 0;
+            const bool zeros = e["numel"].get<int>() > 0 && e["zeros"] == e["numel"];
+            QCOMPARE(bool(health & (HealthNaN | HealthInf)), nonFinite);
+            QCOMPARE(bool(health & HealthAllZero), zeros);
+            if (nonFinite || zeros)
+                flagged.insert(path);
+        }
+        QVERIFY(!flagged.empty());
+        QVERIFY(panel.model()->indexForPath(QStringLiteral("special")).data(HealthRole).toInt() & HealthBadBelow);
+        QCOMPARE(panel.errorBar()->type(), MessageBar::Type::Warning);
+        QVERIFY(panel.errorBar()->text().contains(QStringLiteral("NaN")));
+        panel.setShowFlaggedOnly(true);
+        QCOMPARE(tensorPaths(panel.proxy()), flagged);
+        panel.setShowFlaggedOnly(false);
+        QCOMPARE(tensorPaths(panel.proxy()).size(), expected["tensors"].size());
+    }
+
+    /// When the file changes on disk the panel reloads and keeps the selection.
+    void reloadKeepsSelection()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("last.ckpt"));
+        QVERIFY(QFile::copy(QStringLiteral(CKPT_SOURCE_DIR "/resources/samples/sample_epoch1.pt"), path));
+        CheckpointPanel panel;
+        QVERIFY(openAndWait(panel, path));
+        const std::set<QString> paths = tensorPaths(panel.proxy());
+        QVERIFY(!paths.empty());
+        const QString target = *paths.rbegin();
+        QVERIFY(panel.selectPath(target));
+        QSignalSpy loaded(&panel, &CheckpointPanel::loadFinished);
+        // A training run overwrites the checkpoint in place.
+        {
+            QFile next(QStringLiteral(CKPT_SOURCE_DIR "/resources/samples/sample_epoch2.pt"));
+            QVERIFY(next.open(QIODevice::ReadOnly));
+            const QByteArray bytes = next.readAll();
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(bytes);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() >= 1, 15000);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isLoading(), 15000);
+        QCOMPARE(panel.currentPath(), target);
+        QVERIFY(panel.loaded().data->ok());
+    }
+};
+
+QTEST_MAIN(TestCheckpointPanel)
+#include "tst_checkpointpanel.moc"
