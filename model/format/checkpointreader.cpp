@@ -357,7 +357,7 @@ private:
             s.dtype = dtype;
             s.numel = numel;
             s.location = location;
-            s.record = "storage '" + key + "'";
+            s.record = "storage " + key;
             s.problem = "the data of storage '" + key + "' was not reached";
             m_d.storages.push_back(std::move(s));
             byKey.emplace(key, static_cast<int>(m_d.storages.size() - 1));
@@ -395,7 +395,7 @@ private:
         for (const Value *k : keys->items) {
             const std::string key = keyText(k);
             const auto it = byKey.find(key);
-            const std::string record = "storage '" + key + "'";
+            const std::string record = "storage " + key;
             if (it == byKey.end())
                 throw FormatError(Kind::Corrupt,
                                   "storage '" + key + "' in the key list is not used by any tensor, so its "
@@ -422,7 +422,7 @@ private:
             }
             s.bytes.fileOffset = r.fileOffset();
             s.bytes.view = r.bytes(n);
-            s.record = "storage '" + key + "'";
+            s.record = "storage " + key;
             s.present = true;
             s.problem.clear();
         }
