@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "formaterror.h"
 
+#include <cstdio>
+
 namespace ckpt::format {
 
 FormatError::FormatError(Kind kind, std::string message, std::string record,
@@ -45,6 +47,25 @@ const char *kindName(FormatError::Kind kind) noexcept
     case FormatError::Kind::Io: return "i/o";
     }
     return "error";
+}
+
+std::string shownName(std::string_view name)
+{
+    constexpr std::size_t kMax = 300;
+    std::string out;
+    for (std::size_t i = 0; i < name.size() && i < kMax; ++i) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c < 0x20 || c == 0x7F) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (name.size() > kMax)
+        out += "...";
+    return out;
 }
 
 } // namespace ckpt::format

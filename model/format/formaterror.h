@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ckpt::format {
 
@@ -49,5 +50,9 @@ private:
 };
 
 const char *kindName(FormatError::Kind kind) noexcept;
+
+/// A name from a file as it may appear in a message: control bytes escaped (names may hold
+/// NULs, which would cut the message short), names over 300 bytes shortened with "...".
+std::string shownName(std::string_view name);
 
 } // namespace ckpt::format

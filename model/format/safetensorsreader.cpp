@@ -183,26 +183,6 @@ std::uint64_t extraCodeBits(std::string_view code) noexcept
     return 0;
 }
 
-/// A name as it may appear in a message: control bytes escaped (names come from the file and
-/// may hold NULs), overlong names shortened.
-std::string shown(std::string_view name)
-{
-    constexpr std::size_t kMax = 300;
-    std::string out;
-    for (std::size_t i = 0; i < name.size() && i < kMax; ++i) {
-        const auto c = static_cast<unsigned char>(name[i]);
-        if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (name.size() > kMax)
-        out += "...";
-    return out;
-}
 
 bool mulOverflows(std::uint64_t a, std::uint64_t b, std::uint64_t &out) noexcept
 {
@@ -212,7 +192,7 @@ bool mulOverflows(std::uint64_t a, std::uint64_t b, std::uint64_t &out) noexcept
 [[noreturn]] void throwAt(Kind kind, const std::string &message, const std::string &record,
                           std::uint64_t offset)
 {
-    throw FormatError(kind, message, shown(record), offset);
+    throw FormatError(kind, message, shownName(record), offset);
 }
 
 bool hasDotDotComponent(std::string_view name) noexcept
@@ -284,7 +264,7 @@ SafetensorsHeader readSafetensorsHeader(ByteView file, const std::string &fileNa
         keyFileOffsets(text, objectStart, 8, parsed.top.keys.size(), 8 + objectStart);
     if (parsed.top.hasDuplicate)
         throw FormatError(Kind::Corrupt, "duplicate tensor name in the header",
-                          shown(parsed.top.duplicate), keyOffsets[parsed.top.duplicateIndex]);
+                          shownName(parsed.top.duplicate), keyOffsets[parsed.top.duplicateIndex]);
 
     h.tensors.reserve(parsed.top.keys.size());
     for (std::size_t i = 0; i < parsed.top.keys.size(); ++i) {
@@ -299,11 +279,11 @@ SafetensorsHeader readSafetensorsHeader(ByteView file, const std::string &fileNa
                                         + v.type_name());
             const KeyOrder &order = parsed.nested.at(kMetadataKey);
             if (order.hasDuplicate)
-                fail(Kind::Corrupt, "duplicate __metadata__ key '" + shown(order.duplicate) + "'");
+                fail(Kind::Corrupt, "duplicate __metadata__ key '" + shownName(order.duplicate) + "'");
             for (const std::string &key : order.keys) {
                 const Json &value = v.find(key).value();
                 if (!value.is_string())
-                    fail(Kind::Corrupt, "__metadata__ value of '" + shown(key) + "' is a "
+                    fail(Kind::Corrupt, "__metadata__ value of '" + shownName(key) + "' is a "
                                             + value.type_name() + ", only strings are allowed");
                 h.metadata.emplace_back(key, value.get<std::string>());
             }
@@ -411,10 +391,10 @@ SafetensorsHeader readSafetensorsHeader(ByteView file, const std::string &fileNa
                 ++keyIndex;
             throw FormatError(Kind::Corrupt,
                               "data [" + std::to_string(t.begin) + ", " + std::to_string(t.end)
-                                  + ") overlaps tensor '" + shown(reach->name) + "' ["
+                                  + ") overlaps tensor '" + shownName(reach->name) + "' ["
                                   + std::to_string(reach->begin) + ", "
                                   + std::to_string(reach->end) + ")",
-                              shown(t.name), keyOffsets[std::min(keyIndex, keyOffsets.size() - 1)]);
+                              shownName(t.name), keyOffsets[std::min(keyIndex, keyOffsets.size() - 1)]);
         }
         if (!reach || t.end > reach->end)
             reach = &t;
@@ -442,7 +422,7 @@ ShardIndex readShardIndex(ByteView json, const std::string &fileName)
     const std::vector<std::uint64_t> topOffsets
         = keyFileOffsets(text, objectStart, base, parsed.top.keys.size(), base + objectStart);
     if (parsed.top.hasDuplicate)
-        throw FormatError(Kind::Corrupt, "duplicate key '" + shown(parsed.top.duplicate) + "'",
+        throw FormatError(Kind::Corrupt, "duplicate key '" + shownName(parsed.top.duplicate) + "'",
                           record, topOffsets[parsed.top.duplicateIndex]);
     auto topIndex = [&](std::string_view key) {
         for (std::size_t i = 0; i < parsed.top.keys.size(); ++i)
@@ -468,7 +448,7 @@ ShardIndex readShardIndex(ByteView json, const std::string &fileName)
                        wmOrder.keys.size(), wmKeyAt);
     if (wmOrder.hasDuplicate)
         throw FormatError(Kind::Corrupt, "tensor listed twice in \"weight_map\"",
-                          shown(wmOrder.duplicate), wmOffsets[wmOrder.duplicateIndex]);
+                          shownName(wmOrder.duplicate), wmOffsets[wmOrder.duplicateIndex]);
 
     std::unordered_set<std::string> seenShards;
     index.weightMap.reserve(wmOrder.keys.size());
@@ -478,20 +458,20 @@ ShardIndex readShardIndex(ByteView json, const std::string &fileName)
         if (!v.is_string())
             throw FormatError(Kind::Corrupt,
                               std::string("shard name must be a string, found ") + v.type_name(),
-                              shown(tensor), wmOffsets[i]);
+                              shownName(tensor), wmOffsets[i]);
         std::string shard = v.get<std::string>();
         if (shard.empty())
-            throw FormatError(Kind::Corrupt, "empty shard name", shown(tensor), wmOffsets[i]);
+            throw FormatError(Kind::Corrupt, "empty shard name", shownName(tensor), wmOffsets[i]);
         if (isAbsolutePath(shard))
             throw FormatError(Kind::Corrupt,
-                              "shard name '" + shown(shard)
+                              "shard name '" + shownName(shard)
                                   + "' is an absolute path; shards must be "
                                     "relative to the index",
-                              shown(tensor), wmOffsets[i]);
+                              shownName(tensor), wmOffsets[i]);
         if (hasDotDotComponent(shard))
             throw FormatError(Kind::Corrupt,
-                              "shard name '" + shown(shard) + "' contains a '..' path component",
-                              shown(tensor), wmOffsets[i]);
+                              "shard name '" + shownName(shard) + "' contains a '..' path component",
+                              shownName(tensor), wmOffsets[i]);
         if (seenShards.insert(shard).second)
             index.shards.push_back(shard);
         index.weightMap.emplace_back(tensor, std::move(shard));

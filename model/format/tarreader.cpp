@@ -72,26 +72,6 @@ std::string cField(const std::uint8_t *f, std::size_t n)
     return std::string(c, strnlen(c, n));
 }
 
-/// A name as it may appear in a message: control bytes escaped (names come from the file and
-/// may hold NULs), overlong names shortened.
-std::string shown(std::string_view name)
-{
-    constexpr std::size_t kMax = 300;
-    std::string out;
-    for (std::size_t i = 0; i < name.size() && i < kMax; ++i) {
-        const auto c = static_cast<unsigned char>(name[i]);
-        if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (name.size() > kMax)
-        out += "...";
-    return out;
-}
 
 std::string stripTrailingNuls(std::string s)
 {
@@ -146,7 +126,7 @@ TarReader::TarReader(ByteView file, std::string fileName)
         if (posixUstar && h[345] != 0)
             headerName = cField(h + 345, 155) + "/" + headerName;
         const std::string record = headerName.empty() ? std::string("tar header")
-                                                      : shown(longName.empty() ? headerName
+                                                      : shownName(longName.empty() ? headerName
                                                                                : longName);
 
         const auto stored = parseOctal(h + 148, 8);

@@ -64,26 +64,6 @@ const char *methodName(std::uint16_t method) noexcept
     }
 }
 
-/// A name as it may appear in a message: control bytes escaped (names come from the file and
-/// may hold NULs), overlong names shortened.
-std::string shown(std::string_view name)
-{
-    constexpr std::size_t kMax = 300;
-    std::string out;
-    for (std::size_t i = 0; i < name.size() && i < kMax; ++i) {
-        const auto c = static_cast<unsigned char>(name[i]);
-        if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (name.size() > kMax)
-        out += "...";
-    return out;
-}
 
 bool hasDotDotComponent(std::string_view name) noexcept
 {
@@ -347,7 +327,7 @@ void ZipReader::readEntries()
                                           "ZIP64 extra field has " + std::to_string(len)
                                               + " bytes, the saturated fields need "
                                               + std::to_string(needed),
-                                          shown(e.name), q);
+                                          shownName(e.name), q);
                     std::uint64_t v = q + 4;
                     if (needU) {
                         e.uncompressedSize = loadLe64(d + v);
@@ -370,7 +350,7 @@ void ZipReader::readEntries()
                                                                         : "size")
                                       + " field is 0xFFFFFFFF but the entry has no ZIP64 extra "
                                         "field (0x0001)",
-                                  shown(e.name), p + (needC ? 20 : needU ? 24 : 42));
+                                  shownName(e.name), p + (needC ? 20 : needU ? 24 : 42));
         }
 
         if (e.name.empty())
@@ -378,7 +358,7 @@ void ZipReader::readEntries()
                               p + kCentralSize);
         if (hasDotDotComponent(e.name))
             throw FormatError(Kind::Corrupt, "entry name contains a '..' path component",
-                              shown(e.name), p + kCentralSize);
+                              shownName(e.name), p + kCentralSize);
 
         // Local header: only its name and extra lengths matter (torch's local ZIP64 extras
         // have non-standard contents and are skipped unread).
@@ -388,36 +368,36 @@ void ZipReader::readEntries()
                               "local header offset " + std::to_string(lho)
                                   + " is past the end of the file (" + std::to_string(size)
                                   + " bytes)",
-                              shown(e.name), p + 42);
+                              shownName(e.name), p + 42);
         e.localHeaderOffset = lho + shift;
         const std::uint8_t *l = d + e.localHeaderOffset;
         if (loadLe32(l) != kLocalSig)
             throw FormatError(Kind::Corrupt,
                               "expected a local file header signature (PK\\3\\4), found "
                                   + hex32(loadLe32(l)),
-                              shown(e.name), e.localHeaderOffset);
+                              shownName(e.name), e.localHeaderOffset);
         const std::uint64_t localNameLen = loadLe16(l + 26);
         const std::uint64_t localExtraLen = loadLe16(l + 28);
         e.dataOffset = e.localHeaderOffset + kLocalSize + localNameLen + localExtraLen;
         if (e.dataOffset > size)
             throw FormatError(Kind::Truncated,
                               "local header (name and extra fields) runs past the end of the file",
-                              shown(e.name), e.localHeaderOffset);
+                              shownName(e.name), e.localHeaderOffset);
         if (localNameLen != nameLen
             || std::memcmp(l + kLocalSize, e.name.data(), static_cast<std::size_t>(nameLen)) != 0)
             throw FormatError(
                 Kind::Corrupt,
                 "local header name '"
-                    + shown(std::string_view(reinterpret_cast<const char *>(l + kLocalSize),
+                    + shownName(std::string_view(reinterpret_cast<const char *>(l + kLocalSize),
                                              static_cast<std::size_t>(localNameLen)))
                     + "' differs from the central directory",
-                shown(e.name), e.localHeaderOffset + kLocalSize);
+                shownName(e.name), e.localHeaderOffset + kLocalSize);
         if (e.compressedSize > size - e.dataOffset)
             throw FormatError(Kind::Truncated,
                               "entry data (" + std::to_string(e.compressedSize)
                                   + " bytes) runs past the end of the file ("
                                   + std::to_string(size) + " bytes)",
-                              shown(e.name), e.dataOffset);
+                              shownName(e.name), e.dataOffset);
 
         const std::size_t hash = std::hash<std::string_view>{}(e.name);
         const std::size_t slot = slotFor(e.name, hash);
@@ -427,7 +407,7 @@ void ZipReader::readEntries()
                                   + std::to_string(
                                       m_entries[(m_slots[slot] & 0xFFFFFFFFu) - 1].centralOffset)
                                   + ")",
-                              shown(e.name), p);
+                              shownName(e.name), p);
         m_entries.push_back(std::move(e));
         m_slots[slot] = (static_cast<std::uint64_t>(hash) >> 32 << 32) | m_entries.size();
         p += total;
@@ -451,7 +431,7 @@ void ZipReader::checkOverlaps() const
                                   + std::to_string(end)
                                   + ") overlaps the central directory, which starts at byte "
                                   + std::to_string(dirBegin),
-                              shown(e.name), e.localHeaderOffset);
+                              shownName(e.name), e.localHeaderOffset);
         if (i > 0 && e.localHeaderOffset < m_entries[i - 1].localHeaderOffset)
             sorted = false;
     }
@@ -472,10 +452,10 @@ void ZipReader::checkOverlaps() const
         if (b.localHeaderOffset < aEnd)
             throw FormatError(Kind::Corrupt,
                               "entry (bytes " + std::to_string(a.localHeaderOffset) + " to "
-                                  + std::to_string(aEnd) + ") overlaps entry '" + shown(b.name)
+                                  + std::to_string(aEnd) + ") overlaps entry '" + shownName(b.name)
                                   + "', which starts at byte "
                                   + std::to_string(b.localHeaderOffset),
-                              shown(a.name), b.localHeaderOffset);
+                              shownName(a.name), b.localHeaderOffset);
     }
 }
 
@@ -517,10 +497,10 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
     const std::uint64_t size = m_file.size;
     if (entry.dataOffset > size || entry.compressedSize > size - entry.dataOffset)
         throw FormatError(Kind::Truncated, "entry data runs past the end of the file",
-                          shown(entry.name), entry.dataOffset);
+                          shownName(entry.name), entry.dataOffset);
     if (entry.flags & 1u)
         throw FormatError(Kind::Unsupported, "encrypted entries are not supported",
-                          shown(entry.name), entry.centralOffset + 8);
+                          shownName(entry.name), entry.centralOffset + 8);
     const ByteView raw = m_file.sub(entry.dataOffset, entry.compressedSize);
 
     if (entry.method == 0) {
@@ -530,7 +510,7 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
                                   + std::to_string(entry.compressedSize)
                                   + " but uncompressed size "
                                   + std::to_string(entry.uncompressedSize),
-                              shown(entry.name), entry.centralOffset + 20);
+                              shownName(entry.name), entry.centralOffset + 20);
         RecordBytes out;
         out.view = raw;
         out.fileOffset = entry.dataOffset;
@@ -541,23 +521,23 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
                           "compression method " + std::to_string(entry.method) + " ("
                               + methodName(entry.method)
                               + ") is not supported; only stored (0) and deflate (8) are",
-                          shown(entry.name), entry.centralOffset + 10);
+                          shownName(entry.name), entry.centralOffset + 10);
 
     const std::uint64_t usize = entry.uncompressedSize;
     if (usize > maxInflated)
         throw FormatError(Kind::LimitExceeded,
                           "entry inflates to " + std::to_string(usize)
                               + " bytes, more than the limit of " + std::to_string(maxInflated),
-                          shown(entry.name), entry.dataOffset);
+                          shownName(entry.name), entry.dataOffset);
     if (usize / kMaxDeflateRatio > entry.compressedSize + 1)
         throw FormatError(Kind::Corrupt,
                           "declared uncompressed size " + std::to_string(usize)
                               + " is impossible for " + std::to_string(entry.compressedSize)
                               + " bytes of deflate data (deflate expands at most 1032:1)",
-                          shown(entry.name), entry.centralOffset + 24);
+                          shownName(entry.name), entry.centralOffset + 24);
     if (usize > std::numeric_limits<std::size_t>::max())
         throw FormatError(Kind::LimitExceeded, "entry is too large for this platform",
-                          shown(entry.name), entry.dataOffset);
+                          shownName(entry.name), entry.dataOffset);
 
     std::shared_ptr<std::vector<std::uint8_t>> buf;
     try {
@@ -566,14 +546,14 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
         throw FormatError(Kind::LimitExceeded,
                           "cannot allocate " + std::to_string(usize)
                               + " bytes to inflate the entry",
-                          shown(entry.name), entry.dataOffset);
+                          shownName(entry.name), entry.dataOffset);
     }
 
     if (usize != 0 || entry.compressedSize != 0) {
         z_stream zs{};
         if (inflateInit2(&zs, -MAX_WBITS) != Z_OK)
             throw FormatError(Kind::LimitExceeded, "zlib could not start inflating",
-                              shown(entry.name), entry.dataOffset);
+                              shownName(entry.name), entry.dataOffset);
         InflateGuard guard{&zs};
         constexpr std::uint64_t kChunk = 1u << 30;
         std::uint64_t inFed = 0;
@@ -581,7 +561,7 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
         std::uint8_t scratch[1];
         auto corrupt = [&](const std::string &msg) {
             const std::uint64_t consumed = inFed - zs.avail_in;
-            throw FormatError(Kind::Corrupt, msg, shown(entry.name), entry.dataOffset + consumed);
+            throw FormatError(Kind::Corrupt, msg, shownName(entry.name), entry.dataOffset + consumed);
         };
         for (;;) {
             if (zs.avail_in == 0 && inFed < entry.compressedSize) {
@@ -617,7 +597,7 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
                         + " compressed bytes gave only " + std::to_string(zs.total_out) + " of "
                         + std::to_string(usize) + " bytes (truncated?)");
             if (ret == Z_MEM_ERROR)
-                throw FormatError(Kind::LimitExceeded, "zlib ran out of memory", shown(entry.name),
+                throw FormatError(Kind::LimitExceeded, "zlib ran out of memory", shownName(entry.name),
                                   entry.dataOffset);
             corrupt(std::string("corrupt deflate stream: ")
                     + (zs.msg ? zs.msg : "zlib error " + std::to_string(ret)));
@@ -640,7 +620,7 @@ RecordBytes ZipReader::read(const ZipEntry &entry, std::uint64_t maxInflated) co
                               "CRC-32 mismatch: inflated data has "
                                   + hex32(static_cast<std::uint32_t>(crc))
                                   + ", the central directory records " + hex32(entry.crc32),
-                              shown(entry.name), entry.dataOffset);
+                              shownName(entry.name), entry.dataOffset);
     }
 
     RecordBytes out;
