@@ -104,7 +104,10 @@ bool Value::toDouble(double &out) const noexcept
 
 Value *ValueGraph::make(ValueKind kind)
 {
-    Value &v = m_nodes.emplace_back();
+    if (m_size % kChunk == 0)
+        m_chunks.push_back(std::make_unique<Value[]>(kChunk));
+    Value &v = m_chunks.back()[m_size % kChunk];
+    ++m_size;
     v.kind = kind;
     return &v;
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,22 +78,26 @@ struct Value
     bool toDouble(double &out) const noexcept;
 };
 
-/// Owns every node of one parse. Addresses are stable (deque), nodes are never freed
+/// Owns every node of one parse. Addresses are stable (chunked storage), nodes are never freed
 /// individually. Not thread-safe while being built; immutable afterwards.
 class ValueGraph
 {
 public:
     Value *make(ValueKind kind);
-    std::size_t size() const noexcept { return m_nodes.size(); }
+    std::size_t size() const noexcept { return m_size; }
     /// The i-th node made (creation order = pickle order).
-    Value *at(std::size_t i) noexcept { return &m_nodes[i]; }
+    Value *at(std::size_t i) noexcept { return &m_chunks[i / kChunk][i % kChunk]; }
 
     /// Shared immutable nodes (None, True, False, the empty tuple) to keep graphs small.
     Value *none();
     Value *boolean(bool b);
 
 private:
-    std::deque<Value> m_nodes;
+    // Nodes live in fixed chunks (stable addresses, one allocation per 4096 nodes; a deque's
+    // 512-byte blocks hold only three).
+    static constexpr std::size_t kChunk = 4096;
+    std::vector<std::unique_ptr<Value[]>> m_chunks;
+    std::size_t m_size = 0;
     Value *m_none = nullptr;
     Value *m_true = nullptr;
     Value *m_false = nullptr;
