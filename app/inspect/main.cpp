@@ -2,6 +2,7 @@
 // ckpt-inspect: the command-line companion (PRODUCT.md section 4). Links no QtWidgets.
 
 #include "inspectreport.h"
+#include "trainingstate.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -26,6 +27,7 @@ const char *const kUsage =
     "  stats FILE [PATH...] statistics and histograms (PATH: exact paths or shell globs)\n"
     "  scan FILE            the Python globals the file references; exit status 1 if any\n"
     "                       would run code under torch.load\n"
+    "  optim FILE           optimizer state: per-parameter state mapped to parameter names\n"
     "\n"
     "Options:\n"
     "  --json               machine-readable output (PRODUCT.md section 4)\n"
@@ -79,7 +81,8 @@ int main(int argc, char **argv)
     if (args.isEmpty())
         return usageError(QStringLiteral("no command given"));
     const QString command = args.first();
-    if (command != QLatin1String("ls") && command != QLatin1String("stats") && command != QLatin1String("scan"))
+    if (command != QLatin1String("ls") && command != QLatin1String("stats") && command != QLatin1String("scan")
+        && command != QLatin1String("optim"))
         return usageError(QStringLiteral("unknown command '%1'").arg(command));
     if (args.size() < 2)
         return usageError(QStringLiteral("%1 needs a FILE").arg(command));
@@ -124,6 +127,12 @@ int main(int argc, char **argv)
                 printJson(report);
             else
                 std::cout << ckpt::statsTable(report);
+        } else if (command == QLatin1String("optim")) {
+            const ckpt::Json report = ckpt::optimReport(*data);
+            if (json)
+                printJson(report);
+            else
+                std::cout << ckpt::optimTable(report);
         } else {
             if (json)
                 printJson(ckpt::scanReport(*data));

@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: MIT
+#include "trainingstate.h"
+
+#include "torchlayout.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+namespace ckpt {
+
+using format::CheckpointData;
+using format::Value;
+using format::ValueKind;
+
+namespace {
+
+bool endsWith(std::string_view s, std::string_view suffix)
+{
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool isStrKey(const Value *k)
+{
+    return k && k->kind == ValueKind::Str;
+}
+
+bool isOptimizerDict(const Value *v)
+{
+    if (!v || v->kind != ValueKind::Dict)
+        return false;
+    const Value *state = v->get("state");
+    const Value *groups = v->get("param_groups");
+    if (!state || state->kind != ValueKind::Dict || !groups || groups->kind != ValueKind::List)
+        return false;
+    for (std::size_t i = 0; i < state->dictSize(); ++i)
+        if (state->dictKey(i)->kind != ValueKind::Int)
+            return false;
+    for (const Value *g : groups->items) {
+        if (!g || g->kind != ValueKind::Dict)
+            return false;
+        const Value *params = g->get("params");
+        if (!params || params->kind != ValueKind::List)
+            return false;
+    }
+    return true;
+}
+
+bool isModelDict(const Value *v)
+{
+    if (!v || v->kind != ValueKind::Dict || v->dictSize() == 0)
+        return false;
+    std::size_t tensors = 0;
+    std::size_t dotted = 0;
+    for (std::size_t i = 0; i < v->dictSize(); ++i) {
+        const Value *k = v->dictKey(i);
+        if (!isStrKey(k))
+            return false;
+        if (v->dictValue(i)->kind == ValueKind::Tensor)
+            ++tensors;
+        if (k->text.find('.') != std::string::npos)
+            ++dotted;
+    }
+    // Mostly tensors; dotted keys unless it is a tiny dict of tensors only.
+    return tensors * 2 > v->dictSize() && (dotted * 2 >= v->dictSize() || tensors == v->dictSize());
+}
+
+bool isSchedulerDict(const Value *v)
+{
+    return v && v->kind == ValueKind::Dict && v->get("last_epoch")
+           && (v->get("_last_lr") || v->get("base_lrs"));
+}
+
+bool isScalerDict(const Value *v)
+{
+    return v && v->kind == ValueKind::Dict && v->get("scale") && v->get("growth_factor");
+}
+
+bool isCounterKey(std::string_view k)
+{
+    static const std::set<std::string_view> keys{"epoch", "global_step", "step", "iteration", "iter",
+                                                 "loss", "best_acc", "best_loss", "best_metric"};
+    return keys.count(k) > 0;
+}
+
+std::string commonPrefix(const Value *dict)
+{
+    static const char *const kPrefixes[] = {"module.", "_orig_mod.", "model."};
+    for (const char *p : kPrefixes) {
+        bool all = dict->dictSize() > 0;
+        for (std::size_t i = 0; all && i < dict->dictSize(); ++i)
+            all = dict->dictKey(i)->text.rfind(p, 0) == 0;
+        if (all)
+            return p;
+    }
+    return {};
+}
+
+struct ModelParam
+{
+    std::string key;
+    int tensor = -1;
+    const std::vector<std::int64_t> *shape = nullptr;
+};
+
+/// The parameters of a model state dict in order: buffers skipped, shared tensors once.
+std::vector<ModelParam> modelParams(const CheckpointData &data, const Value *dict)
+{
+    std::vector<ModelParam> out;
+    std::set<std::tuple<int, std::int64_t, std::vector<std::int64_t>, std::vector<std::int64_t>>> seen;
+    std::unordered_set<int> seenTensor;
+    for (std::size_t i = 0; i < dict->dictSize(); ++i) {
+        const Value *v = dict->dictValue(i);
+        if (v->kind != ValueKind::Tensor || isBufferName(dict->dictKey(i)->text))
+            continue;
+        const int t = static_cast<int>(v->integer);
+        if (t < 0 || static_cast<std::size_t>(t) >= data.tensors.size() || !seenTensor.insert(t).second)
+            continue;
+        const auto &info = data.tensors[static_cast<std::size_t>(t)];
+        if (info.storage >= 0 && !seen.insert({info.storage, info.storageOffset, info.shape, info.stride}).second)
+            continue; // tied weights: named_parameters() lists them once
+        out.push_back({dict->dictKey(i)->text, t, &info.shape});
+    }
+    return out;
+}
+
+void walk(const Value *v, std::vector<std::string> &keys, std::vector<TrainingItem> &out,
+          std::unordered_set<const Value *> &onPath, const CheckpointData &data)
+{
+    if (!v || keys.size() > 200 || !onPath.insert(v).second)
+        return;
+    auto add = [&](TrainingKind kind) {
+        TrainingItem item;
+        item.kind = kind;
+        item.keys = keys;
+        item.value = v;
+        out.push_back(std::move(item));
+        return &out.back();
+    };
+    if (isOptimizerDict(v)) {
+        add(TrainingKind::Optimizer);
+    } else if (isModelDict(v)) {
+        TrainingItem *item = add(TrainingKind::ModelStateDict);
+        item->prefix = commonPrefix(v);
+        item->parameters = modelParams(data, v).size();
+    } else if (isSchedulerDict(v)) {
+        add(TrainingKind::Scheduler);
+    } else if (isScalerDict(v)) {
+        add(TrainingKind::Scaler);
+    } else if (v->kind == ValueKind::Dict) {
+        for (std::size_t i = 0; i < v->dictSize(); ++i) {
+            const Value *child = v->dictValue(i);
+            keys.push_back(format::pathKey(v->dictKey(i)));
+            const bool plain = child->kind == ValueKind::Int || child->kind == ValueKind::Float
+                               || (child->kind == ValueKind::Tensor && child->integer >= 0
+                                   && static_cast<std::size_t>(child->integer) < data.tensors.size()
+                                   && data.tensors[static_cast<std::size_t>(child->integer)].shape.empty());
+            if (plain && isStrKey(v->dictKey(i)) && isCounterKey(v->dictKey(i)->text)) {
+                TrainingItem item;
+                item.kind = TrainingKind::Counter;
+                item.keys = keys;
+                item.value = child;
+                out.push_back(std::move(item));
+            } else {
+                walk(child, keys, out, onPath, data);
+            }
+            keys.pop_back();
+        }
+    } else if (v->kind == ValueKind::List || v->kind == ValueKind::Tuple) {
+        for (std::size_t i = 0; i < v->items.size(); ++i) {
+            keys.push_back(std::to_string(i));
+            walk(v->items[i], keys, out, onPath, data);
+            keys.pop_back();
+        }
+    } else if (v->kind == ValueKind::Object && v->state && v->state->kind == ValueKind::Dict) {
+        // Attributes by name (no extra level for the state dict itself).
+        for (std::size_t i = 0; i < v->state->dictSize(); ++i) {
+            keys.push_back(format::pathKey(v->state->dictKey(i)));
+            walk(v->state->dictValue(i), keys, out, onPath, data);
+            keys.pop_back();
+        }
+    }
+    onPath.erase(v);
+}
+
+std::string joinKeys(const std::vector<std::string> &keys)
+{
+    std::string s;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i)
+            s += '/';
+        s += keys[i];
+    }
+    return s;
+}
+
+const Value *stateOf(const Value *optimizer, std::int64_t id)
+{
+    const Value *state = optimizer->get("state");
+    for (std::size_t i = 0; state && i < state->dictSize(); ++i) {
+        std::int64_t k = 0;
+        if (state->dictKey(i)->toInt(k) && k == id)
+            return state->dictValue(i);
+    }
+    return nullptr;
+}
+
+const format::TensorInfo *tensorOf(const CheckpointData &data, const Value *v)
+{
+    if (!v || v->kind != ValueKind::Tensor || v->integer < 0 || static_cast<std::size_t>(v->integer) >= data.tensors.size())
+        return nullptr;
+    return &data.tensors[static_cast<std::size_t>(v->integer)];
+}
+
+/// Every assignment of optimizer params to model params such that each group takes a
+/// subsequence of the model's parameters in order, groups are disjoint and known shapes agree.
+/// For each param: the candidate all solutions agree on, or -1.
+class SubsequenceSearch
+{
+public:
+    struct Item
+    {
+        int group;
+        std::optional<std::vector<std::int64_t>> shape; ///< known shape; conflicting = nothing fits
+        bool conflict = false;
+    };
+
+    SubsequenceSearch(const std::vector<Item> &items, const std::vector<ModelParam> &cands)
+        : m_items(items), m_cands(cands), m_used(cands.size(), false), m_current(items.size(), -1),
+          m_agreed(items.size(), -2)
+    {
+        for (std::size_t i = 0; i < items.size(); ++i)
+            m_lastGroup = std::max(m_lastGroup, items[i].group);
+    }
+
+    /// False when the search was cut short or found nothing.
+    bool run()
+    {
+        if (m_items.size() > m_cands.size())
+            return false;
+        m_slack = m_cands.size() - m_items.size();
+        recurse(0, -1, 0);
+        return !m_aborted && m_solutions > 0;
+    }
+    int agreed(std::size_t i) const { return m_agreed[i] >= 0 ? m_agreed[i] : -1; }
+
+private:
+    bool fits(const Item &item, const ModelParam &c) const
+    {
+        if (item.conflict)
+            return false;
+        return !item.shape || *item.shape == *c.shape;
+    }
+    void recurse(std::size_t i, int prev, std::size_t permanentSkips)
+    {
+        if (m_aborted)
+            return;
+        if (++m_steps > 2'000'000 || m_solutions > 100'000) {
+            m_aborted = true;
+            return;
+        }
+        if (i == m_items.size()) {
+            ++m_solutions;
+            for (std::size_t k = 0; k < m_items.size(); ++k) {
+                if (m_agreed[k] == -2)
+                    m_agreed[k] = m_current[k];
+                else if (m_agreed[k] != m_current[k])
+                    m_agreed[k] = -1;
+            }
+            return;
+        }
+        const Item &item = m_items[i];
+        if (i > 0 && m_items[i - 1].group != item.group)
+            prev = -1; // a new group starts from the beginning
+        const bool last = item.group == m_lastGroup;
+        std::size_t skips = permanentSkips;
+        for (std::size_t j = static_cast<std::size_t>(prev + 1); j < m_cands.size(); ++j) {
+            if (m_used[j])
+                continue;
+            if (fits(item, m_cands[j])) {
+                m_used[j] = true;
+                m_current[i] = static_cast<int>(j);
+                recurse(i + 1, static_cast<int>(j), skips);
+                m_used[j] = false;
+                if (m_aborted)
+                    return;
+            }
+            // Skipping an unused candidate in the last group leaves it unused for good.
+            if (last && ++skips > m_slack)
+                return;
+        }
+    }
+
+    const std::vector<Item> &m_items;
+    const std::vector<ModelParam> &m_cands;
+    std::vector<bool> m_used;
+    std::vector<int> m_current;
+    std::vector<int> m_agreed; ///< -2: no solution yet, -1: solutions disagree
+    int m_lastGroup = 0;
+    std::size_t m_slack = 0;
+    std::uint64_t m_steps = 0;
+    std::uint64_t m_solutions = 0;
+    bool m_aborted = false;
+};
+
+Json valueJson(const Value *v, int depth = 0)
+{
+    if (!v || depth > 20)
+        return nullptr;
+    switch (v->kind) {
+    case ValueKind::None: return nullptr;
+    case ValueKind::Bool: return v->boolean;
+    case ValueKind::Int: return v->integer;
+    case ValueKind::Float: return v->real;
+    case ValueKind::Str: return v->text;
+    case ValueKind::Tuple:
+    case ValueKind::List: {
+        Json a = Json::array();
+        for (const Value *x : v->items)
+            a.push_back(valueJson(x, depth + 1));
+        return a;
+    }
+    case ValueKind::Dict: {
+        Json o = Json::object();
+        for (std::size_t i = 0; i < v->dictSize(); ++i)
+            o[format::pathKey(v->dictKey(i))] = valueJson(v->dictValue(i), depth + 1);
+        return o;
+    }
+    default: return format::pyRepr(v);
+    }
+}
+
+Json shapeJson(const std::vector<std::int64_t> &shape)
+{
+    Json a = Json::array();
+    for (auto d : shape)
+        a.push_back(d);
+    return a;
+}
+
+} // namespace
+
+std::string_view trainingKindName(TrainingKind k) noexcept
+{
+    switch (k) {
+    case TrainingKind::ModelStateDict: return "model";
+    case TrainingKind::Optimizer: return "optimizer";
+    case TrainingKind::Scheduler: return "scheduler";
+    case TrainingKind::Scaler: return "scaler";
+    case TrainingKind::Counter: return "counter";
+    }
+    return "counter";
+}
+
+std::string TrainingItem::path() const
+{
+    return joinKeys(keys);
+}
+
+bool isBufferName(std::string_view key)
+{
+    static const char *const kSuffixes[] = {"running_mean", "running_var", "num_batches_tracked",
+                                            "running_avg", "running_std", "_float_tensor", "position_ids",
+                                            "masked_bias", "inv_freq", "_packed_params._packed_params"};
+    for (const char *s : kSuffixes)
+        if (endsWith(key, s))
+            return true;
+    return false;
+}
+
+std::vector<TrainingItem> findTrainingState(const CheckpointData &data)
+{
+    std::vector<TrainingItem> out;
+    std::vector<std::string> keys;
+    std::unordered_set<const Value *> onPath;
+    walk(data.root, keys, out, onPath, data);
+    for (const auto &[prefix, value] : data.extraRoots) {
+        keys = {prefix};
+        walk(value, keys, out, onPath, data);
+    }
+    return out;
+}
+
+OptimizerMapping mapOptimizer(const CheckpointData &data, const TrainingItem &optimizer,
+                              const std::vector<TrainingItem> &items)
+{
+    OptimizerMapping result;
+    result.optimizer = &optimizer;
+    const Value *opt = optimizer.value;
+    const Value *groups = opt->get("param_groups");
+
+    // Ids: groups in order, each group's list in order, first occurrence wins.
+    std::vector<std::pair<std::int64_t, int>> ids;
+    std::map<std::int64_t, std::optional<std::string>> namesById;
+    std::set<std::int64_t> seen;
+    for (std::size_t g = 0; g < groups->items.size(); ++g) {
+        const Value *group = groups->items[g];
+        const Value *params = group->get("params");
+        const Value *names = group->get("param_names");
+        const bool useNames = names && (names->kind == ValueKind::List || names->kind == ValueKind::Tuple)
+                              && names->items.size() == params->items.size();
+        for (std::size_t i = 0; i < params->items.size(); ++i) {
+            std::int64_t id = 0;
+            if (!params->items[i]->toInt(id) || !seen.insert(id).second)
+                continue;
+            ids.emplace_back(id, static_cast<int>(g));
+            if (useNames && names->items[i]->kind == ValueKind::Str)
+                namesById[id] = names->items[i]->text;
+        }
+    }
+
+    // The model: the state dict whose parameter count fits best; preferred names, then nearness.
+    const TrainingItem *model = nullptr;
+    auto score = [&](const TrainingItem &m) {
+        const auto n = static_cast<std::int64_t>(ids.size());
+        const auto p = static_cast<std::int64_t>(m.parameters);
+        const std::int64_t fit = p >= n ? p - n : 1'000'000 + (n - p);
+        static const std::set<std::string> preferred{"model_state_dict", "state_dict", "model", "net"};
+        const int pref = !m.keys.empty() && preferred.count(m.keys.back()) ? 0 : 1;
+        std::size_t common = 0;
+        while (common < m.keys.size() && common < optimizer.keys.size() && m.keys[common] == optimizer.keys[common])
+            ++common;
+        return std::make_tuple(fit, pref, -static_cast<std::int64_t>(common));
+    };
+    for (const TrainingItem &m : items)
+        if (m.kind == TrainingKind::ModelStateDict && (!model || score(m) < score(*model)))
+            model = &m;
+    result.model = model;
+
+    std::vector<ModelParam> cands;
+    std::map<std::string, int> modelKeys;
+    if (model) {
+        cands = modelParams(data, model->value);
+        for (std::size_t i = 0; i < model->value->dictSize(); ++i)
+            if (model->value->dictValue(i)->kind == ValueKind::Tensor)
+                modelKeys.emplace(model->value->dictKey(i)->text, 0);
+    }
+
+    // Known shapes from the per-parameter state.
+    std::vector<SubsequenceSearch::Item> searchItems;
+    for (const auto &[id, g] : ids) {
+        ParamMapping pm;
+        pm.id = id;
+        pm.group = g;
+        pm.state = stateOf(opt, id);
+        result.params.push_back(pm);
+        SubsequenceSearch::Item item{g, std::nullopt, false};
+        if (pm.state && pm.state->kind == ValueKind::Dict) {
+            for (std::size_t i = 0; i < pm.state->dictSize(); ++i) {
+                const format::TensorInfo *t = tensorOf(data, pm.state->dictValue(i));
+                if (!t || t->shape.empty())
+                    continue;
+                if (item.shape && *item.shape != t->shape)
+                    item.conflict = true;
+                item.shape = t->shape;
+            }
+        }
+        searchItems.push_back(std::move(item));
+    }
+
+    const bool allNamed = !ids.empty() && namesById.size() == ids.size();
+    if (allNamed || !namesById.empty()) {
+        for (ParamMapping &pm : result.params) {
+            auto it = namesById.find(pm.id);
+            if (it == namesById.end()) {
+                pm.mapping = "ambiguous";
+                continue;
+            }
+            pm.name = it->second;
+            pm.mapping = "param_names";
+            if (model && modelKeys.count(*pm.name))
+                pm.tensorPath = model->path() + "/" + *pm.name;
+        }
+        return result;
+    }
+    if (!model) {
+        for (ParamMapping &pm : result.params)
+            pm.mapping = "no-model";
+        return result;
+    }
+    SubsequenceSearch search(searchItems, cands);
+    const bool found = search.run();
+    for (std::size_t i = 0; i < result.params.size(); ++i) {
+        ParamMapping &pm = result.params[i];
+        const int c = found ? search.agreed(i) : -1;
+        if (c < 0) {
+            pm.mapping = "ambiguous";
+            continue;
+        }
+        pm.name = cands[static_cast<std::size_t>(c)].key;
+        pm.tensorPath = model->path() + "/" + *pm.name;
+        pm.mapping = "order+shape";
+    }
+    return result;
+}
+
+Json optimReport(const CheckpointData &data)
+{
+    const auto items = findTrainingState(data);
+    std::vector<OptimizerMapping> maps;
+    for (const TrainingItem &item : items)
+        if (item.kind == TrainingKind::Optimizer)
+            maps.push_back(mapOptimizer(data, item, items));
+
+    // Statistics of every state tensor, computed once.
+    std::vector<int> wanted;
+    std::map<int, std::size_t> slot;
+    for (const auto &m : maps)
+        for (const auto &p : m.params)
+            for (std::size_t i = 0; p.state && p.state->kind == ValueKind::Dict && i < p.state->dictSize(); ++i) {
+                const Value *v = p.state->dictValue(i);
+                if (tensorOf(data, v) && slot.emplace(static_cast<int>(v->integer), wanted.size()).second)
+                    wanted.push_back(static_cast<int>(v->integer));
+            }
+    StatsRequest request;
+    request.bins = 1;
+    const auto stats = computeAllStats(data, wanted, request);
+    auto statOf = [&](const Value *v) -> const TensorStatsResult & { return stats[slot.at(static_cast<int>(v->integer))]; };
+    auto opt = [](const std::optional<double> &d) -> Json { return d ? Json(*d) : Json(nullptr); };
+
+    Json j;
+    j["file"] = data.file;
+    Json optimizers = Json::array();
+    for (const auto &m : maps) {
+        Json o;
+        o["path"] = m.optimizer->path();
+        o["model_path"] = m.model ? Json(m.model->path()) : Json(nullptr);
+        Json groups = Json::array();
+        const Value *pg = m.optimizer->value->get("param_groups");
+        for (std::size_t g = 0; g < pg->items.size(); ++g) {
+            const Value *group = pg->items[g];
+            Json gj;
+            gj["index"] = g;
+            Json hyper = Json::object();
+            for (std::size_t i = 0; i < group->dictSize(); ++i) {
+                const std::string key = format::pathKey(group->dictKey(i));
+                if (key != "params" && key != "param_names")
+                    hyper[key] = valueJson(group->dictValue(i));
+            }
+            gj["hyper"] = std::move(hyper);
+            gj["params"] = valueJson(group->get("params"));
+            groups.push_back(std::move(gj));
+        }
+        o["groups"] = std::move(groups);
+        Json params = Json::array();
+        for (const auto &p : m.params) {
+            Json pj;
+            pj["id"] = p.id;
+            pj["group"] = p.group;
+            pj["name"] = p.name ? Json(*p.name) : Json(nullptr);
+            pj["tensor_path"] = p.tensorPath ? Json(*p.tensorPath) : Json(nullptr);
+            pj["mapping"] = p.mapping;
+            Json state = Json::object();
+            for (std::size_t i = 0; p.state && p.state->kind == ValueKind::Dict && i < p.state->dictSize(); ++i) {
+                const std::string key = format::pathKey(p.state->dictKey(i));
+                const Value *v = p.state->dictValue(i);
+                const format::TensorInfo *t = tensorOf(data, v);
+                if (!t) {
+                    state[key] = valueJson(v);
+                    continue;
+                }
+                const TensorStatsResult &r = statOf(v);
+                if (key == "step" && t->shape.empty()) {
+                    state[key] = r.stats ? opt(r.stats->mean) : Json(nullptr);
+                    continue;
+                }
+                Json s;
+                s["dtype"] = std::string(format::dtypeName(t->dtype));
+                s["shape"] = shapeJson(t->shape);
+                s["norm"] = r.stats ? opt(r.stats->l2) : Json(nullptr);
+                s["mean"] = r.stats ? opt(r.stats->mean) : Json(nullptr);
+                if (!r.error.empty())
+                    s["error"] = r.error;
+                state[key] = std::move(s);
+            }
+            pj["state"] = std::move(state);
+            params.push_back(std::move(pj));
+        }
+        o["params"] = std::move(params);
+        optimizers.push_back(std::move(o));
+    }
+    j["optimizers"] = std::move(optimizers);
+    return j;
+}
+
+std::string optimTable(const Json &report)
+{
+    std::ostringstream out;
+    if (report["optimizers"].empty())
+        out << "no optimizer state found\n";
+    for (const Json &o : report["optimizers"]) {
+        out << "optimizer " << o["path"].get<std::string>() << "  (model: "
+            << (o["model_path"].is_null() ? std::string("none") : o["model_path"].get<std::string>()) << ")\n";
+        std::vector<std::array<std::string, 6>> rows{{"ID", "GROUP", "NAME", "SHAPE", "STEP", "MAPPING"}};
+        for (const Json &p : o["params"]) {
+            std::string shape = "-";
+            std::string step = "-";
+            for (const auto &[k, v] : p["state"].items()) {
+                if (k == "step" && v.is_number()) {
+                    char buf[32];
+                    std::snprintf(buf, sizeof buf, "%g", v.get<double>());
+                    step = buf;
+                } else if (shape == "-" && v.is_object() && v.contains("shape") && !v["shape"].empty()) {
+                    shape.clear();
+                    for (std::size_t i = 0; i < v["shape"].size(); ++i)
+                        shape += (i ? "x" : "") + std::to_string(v["shape"][i].get<std::int64_t>());
+                }
+            }
+            rows.push_back({std::to_string(p["id"].get<std::int64_t>()), std::to_string(p["group"].get<int>()),
+                            p["name"].is_null() ? std::string("?") : p["name"].get<std::string>(), shape, step,
+                            p["mapping"].get<std::string>()});
+        }
+        std::array<std::size_t, 6> width{};
+        for (const auto &r : rows)
+            for (std::size_t c = 0; c < 6; ++c)
+                width[c] = std::max(width[c], r[c].size());
+        for (const auto &r : rows) {
+            std::string line;
+            for (std::size_t c = 0; c < 6; ++c) {
+                line += r[c];
+                if (c + 1 < 6)
+                    line += std::string(width[c] - r[c].size() + 2, ' ');
+            }
+            out << line << '\n';
+        }
+    }
+    return out.str();
+}
+
+} // namespace ckpt
