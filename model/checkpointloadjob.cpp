@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointloadjob.h"
 
+#include "jobsupport.h"
+
 #include <QElapsedTimer>
 #include <QFile>
 #include <QPromise>
@@ -54,14 +56,7 @@ quint64 CheckpointLoadJob::start(const QString &path)
     cancel();
     const quint64 generation = ++m_generation;
     m_running = true;
-    // The old watcher (if any) is disconnected: its late result is stale.
-    if (m_watcher) {
-        m_watcher->disconnect(this);
-        auto *old = m_watcher.release();
-        QObject::connect(old, &QFutureWatcherBase::finished, old, &QObject::deleteLater);
-        if (old->isFinished())
-            old->deleteLater();
-    }
+    retireWatcher(m_watcher, this);
     m_watcher = std::make_unique<QFutureWatcher<LoadedCheckpoint>>();
     auto *watcher = m_watcher.get();
     connect(watcher, &QFutureWatcherBase::progressValueChanged, this,
@@ -82,21 +77,8 @@ quint64 CheckpointLoadJob::start(const QString &path)
         emit finished(result);
     });
     QFuture<LoadedCheckpoint> future = QtConcurrent::run([path](QPromise<LoadedCheckpoint> &promise) {
-        promise.setProgressRange(0, 1000);
-        int last = -1;
-        const format::ProgressFn progress = [&promise, &last](std::uint64_t done,
-                                                               std::uint64_t total) {
-            if (promise.isCanceled())
-                return false;
-            const int permille = total ? static_cast<int>(std::min<std::uint64_t>(
-                                             1000, done * 1000 / total))
-                                       : 0;
-            if (permille != last) {
-                last = permille;
-                promise.setProgressValue(permille);
-            }
-            return true;
-        };
+        std::atomic<int> last{-1};
+        const format::ProgressFn progress = permilleProgress(promise, last);
         LoadedCheckpoint result = loadWith(path, progress);
         if (promise.isCanceled())
             return;

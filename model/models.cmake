@@ -7,6 +7,7 @@ target_sources(ckpt_model PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/checkpointtree.h ${CMAKE_CURRENT_LIST_DIR}/checkpointtree.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpointtreemodel.h ${CMAKE_CURRENT_LIST_DIR}/checkpointtreemodel.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tensorfilterproxymodel.h ${CMAKE_CURRENT_LIST_DIR}/tensorfilterproxymodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jobsupport.h
   ${CMAKE_CURRENT_LIST_DIR}/checkpointloadjob.h ${CMAKE_CURRENT_LIST_DIR}/checkpointloadjob.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tensorstatsjob.h ${CMAKE_CURRENT_LIST_DIR}/tensorstatsjob.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tensorhealthscanjob.h ${CMAKE_CURRENT_LIST_DIR}/tensorhealthscanjob.cpp

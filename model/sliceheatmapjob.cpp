@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "sliceheatmapjob.h"
 
+#include "jobsupport.h"
+
 #include "displayformat.h"
 
 #include <QPromise>
@@ -96,13 +98,7 @@ quint64 SliceHeatmapJob::start(CheckpointPtr data, int tensor, const SliceSpec &
     cancel();
     const quint64 generation = ++m_generation;
     m_running = true;
-    if (m_watcher) {
-        m_watcher->disconnect(this);
-        auto *old = m_watcher.release();
-        QObject::connect(old, &QFutureWatcherBase::finished, old, &QObject::deleteLater);
-        if (old->isFinished())
-            old->deleteLater();
-    }
+    retireWatcher(m_watcher, this);
     m_watcher = std::make_unique<QFutureWatcher<HeatmapGrid>>();
     auto *watcher = m_watcher.get();
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {

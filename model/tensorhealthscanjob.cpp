@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "tensorhealthscanjob.h"
 
+#include "jobsupport.h"
+
 #include "checkpointtree.h"
 #include "tensorstats.h"
 #include "tensorstatsjob.h"
@@ -29,13 +31,7 @@ void TensorHealthScanJob::start(CheckpointPtr data)
     m_running = true;
     m_checked = 0;
     m_flagged = 0;
-    if (m_watcher) {
-        m_watcher->disconnect(this);
-        auto *old = m_watcher.release();
-        QObject::connect(old, &QFutureWatcherBase::finished, old, &QObject::deleteLater);
-        if (old->isFinished())
-            old->deleteLater();
-    }
+    retireWatcher(m_watcher, this);
     m_watcher = std::make_unique<QFutureWatcher<TensorHealthResult>>();
     auto *watcher = m_watcher.get();
     connect(watcher, &QFutureWatcherBase::progressValueChanged, this, [this, generation](int value) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "tensorstatsjob.h"
 
+#include "jobsupport.h"
+
 #include "checkpointtree.h"
 #include "displayformat.h"
 
@@ -220,13 +222,7 @@ quint64 TensorStatsJob::start(const StatsRequest &request)
     cancel();
     const quint64 generation = ++m_generation;
     m_running = true;
-    if (m_watcher) {
-        m_watcher->disconnect(this);
-        auto *old = m_watcher.release();
-        QObject::connect(old, &QFutureWatcherBase::finished, old, &QObject::deleteLater);
-        if (old->isFinished())
-            old->deleteLater();
-    }
+    retireWatcher(m_watcher, this);
     m_watcher = std::make_unique<QFutureWatcher<StatsResult>>();
     auto *watcher = m_watcher.get();
     connect(watcher, &QFutureWatcherBase::progressValueChanged, this,
@@ -247,20 +243,8 @@ quint64 TensorStatsJob::start(const StatsRequest &request)
         emit finished(result);
     });
     watcher->setFuture(QtConcurrent::run([request](QPromise<StatsResult> &promise) {
-        promise.setProgressRange(0, 1000);
         std::atomic<int> last{-1};
-        auto progress = [&promise, &last](std::uint64_t done, std::uint64_t total) {
-            if (promise.isCanceled())
-                return false;
-            const int permille = total ? static_cast<int>(std::min<std::uint64_t>(
-                                             1000, done * 1000 / total))
-                                       : 0;
-            if (permille > last.load()) {
-                last = permille;
-                promise.setProgressValue(permille);
-            }
-            return true;
-        };
+        auto progress = permilleProgress(promise, last);
         try {
             StatsResult result = compute(request, progress);
             if (!promise.isCanceled())
