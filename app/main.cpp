@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointpanel.h"
+#include "comparepanel.h"
 #include "kindicons.h"
 #include "mainwindow.h"
 #include "screenshotter.h"
@@ -56,12 +57,32 @@ int main(int argc, char *argv[])
                             QStringLiteral("WxH"));
     QCommandLineOption filter(QStringLiteral("filter"), QStringLiteral("Filter the tree by TEXT."),
                               QStringLiteral("TEXT"));
+    // `--compare A B` takes two values, which QCommandLineParser cannot: they are taken out of
+    // the arguments here and the option is only declared for --help.
+    QCommandLineOption compare(QStringLiteral("compare"),
+                               QStringLiteral("Compare checkpoint A with checkpoint B in a compare tab "
+                                              "(--select, --filter then apply to it)."),
+                               QStringLiteral("A B"));
+    QStringList arguments = QCoreApplication::arguments();
+    QStringList comparePair;
+    for (qsizetype i = 1; i < arguments.size(); ++i) {
+        if (arguments[i] != QLatin1String("--compare") && arguments[i] != QLatin1String("-compare"))
+            continue;
+        if (i + 2 >= arguments.size()) {
+            std::fprintf(stderr, "ckpt-browser: --compare needs two files: --compare A B\n");
+            return 2;
+        }
+        comparePair = arguments.mid(i + 1, 2);
+        arguments.remove(i, 3);
+        break;
+    }
     parser.addOption(select);
     parser.addOption(screenshot);
     parser.addOption(tab);
     parser.addOption(size);
     parser.addOption(filter);
-    parser.process(app);
+    parser.addOption(compare);
+    parser.process(arguments);
 
     const bool shooting = parser.isSet(screenshot);
     MainWindow window;
@@ -88,6 +109,30 @@ int main(int argc, char *argv[])
         last = window.openFile(file);
         if (shooting)
             last->setWatchingFile(false);
+    }
+    if (!comparePair.isEmpty()) {
+        bool ok = true;
+        for (const QString &f : std::as_const(comparePair)) {
+            if (!QFileInfo::exists(f)) {
+                std::fprintf(stderr, "ckpt-browser: %s: no such file\n", qPrintable(f));
+                ok = false;
+            }
+        }
+        if (!ok)
+            return 2;
+        ComparePanel *c = window.openCompare(comparePair[0], comparePair[1]);
+        if (parser.isSet(filter))
+            c->setFilterText(parser.value(filter));
+        if (parser.isSet(select)) {
+            const QString path = parser.value(select);
+            QObject::connect(c, &ComparePanel::aligned, c, [c, path] {
+                if (c->currentPath() != path && !c->selectPath(path))
+                    std::fprintf(stderr, "ckpt-browser: no row at path '%s' in the comparison\n",
+                                 qPrintable(path));
+            }, Qt::SingleShotConnection);
+            c->selectPath(path);
+        }
+        last = nullptr; // --select, --filter and --tab went to the comparison
     }
     if (last) {
         if (parser.isSet(filter))

@@ -4,6 +4,7 @@
 #include "checkpointpanel.h"
 #include "checkpointtreemodel.h"
 #include "checkpointtreeview.h"
+#include "comparepanel.h"
 #include "displayformat.h"
 #include "kindicons.h"
 #include "messagebar.h"
@@ -120,6 +121,10 @@ void MainWindow::createActions()
     QAction *open = file->addAction(tr("&Open…"), this, &MainWindow::openDialog);
     open->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_O));
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    m_compareAction = file->addAction(tr("Co&mpare with…"), this, &MainWindow::compareDialog);
+    m_compareAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
+    m_compareAction->setStatusTip(tr("Compare the current checkpoint with another one: aligned rows, change "
+                                     "metrics, overlaid histograms, hyperparameter differences"));
     file->addSeparator();
     m_reloadAction = file->addAction(tr("&Reload"), this, &MainWindow::reloadCurrent);
     m_reloadAction->setShortcuts({QKeySequence(Qt::Key_F5), QKeySequence(Qt::CTRL | Qt::Key_R)});
@@ -134,6 +139,8 @@ void MainWindow::createActions()
     m_copyPathAction = edit->addAction(tr("&Copy Path"), this, [this] {
         if (CheckpointPanel *p = currentPanel())
             p->copyCurrentPath();
+        else if (ComparePanel *c = currentCompare())
+            c->treeView()->copyCurrentPath();
     });
     // The tree handles Ctrl+C itself; the menu only shows the shortcut, so that text fields
     // keep their own Copy.
@@ -142,6 +149,8 @@ void MainWindow::createActions()
     m_findAction = edit->addAction(tr("&Filter…"), this, [this] {
         if (CheckpointPanel *p = currentPanel())
             p->focusFilter();
+        else if (ComparePanel *c = currentCompare())
+            c->focusFilter();
     });
     m_findAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_F));
 
@@ -149,11 +158,15 @@ void MainWindow::createActions()
     m_expandAction = view->addAction(tr("&Expand All"), this, [this] {
         if (CheckpointPanel *p = currentPanel())
             p->treeView()->expandAll();
+        else if (ComparePanel *c = currentCompare())
+            c->treeView()->expandAll();
     });
     m_collapseAction = view->addAction(tr("&Collapse All"), this, [this] {
         if (CheckpointPanel *p = currentPanel()) {
             p->treeView()->collapseAll();
             p->treeView()->expand(p->treeView()->model()->index(0, 0));
+        } else if (ComparePanel *c = currentCompare()) {
+            c->treeView()->collapseAll();
         }
     });
     view->addSeparator();
@@ -253,10 +266,113 @@ QList<CheckpointPanel *> MainWindow::panels() const
     return out;
 }
 
+ComparePanel *MainWindow::openCompare(const QString &a, const QString &b)
+{
+    const QString absA = QFileInfo(a).absoluteFilePath();
+    const QString absB = QFileInfo(b).absoluteFilePath();
+    for (ComparePanel *c : comparePanels()) {
+        if (c->pathA() == absA && c->pathB() == absB) {
+            m_tabs->setCurrentWidget(c);
+            return c;
+        }
+    }
+    auto *panel = new ComparePanel(m_tabs);
+    connect(panel, &ComparePanel::statusChanged, this, [this, panel] {
+        updateCompareTitle(panel);
+        if (panel == currentCompare()) {
+            updateStatus();
+            updateActions();
+        }
+    });
+    connect(panel, &ComparePanel::message, this, [this](const QString &text) {
+        statusBar()->showMessage(text, 4000);
+    });
+    connect(panel, &ComparePanel::busyChanged, this, &MainWindow::onBusyMaybeChanged);
+    const int index = m_tabs->addTab(panel, QString());
+    m_tabs->setCurrentIndex(index);
+    m_stack->setCurrentWidget(m_tabs);
+    panel->open(absA, absB);
+    onBusyMaybeChanged();
+    addRecent(absA);
+    addRecent(absB);
+    updateCompareTitle(panel);
+    updateStatus();
+    updateActions();
+    return panel;
+}
+
+ComparePanel *MainWindow::currentCompare() const
+{
+    return qobject_cast<ComparePanel *>(m_tabs->currentWidget());
+}
+
+QList<ComparePanel *> MainWindow::comparePanels() const
+{
+    QList<ComparePanel *> out;
+    for (int i = 0; i < m_tabs->count(); ++i)
+        if (auto *c = qobject_cast<ComparePanel *>(m_tabs->widget(i)))
+            out << c;
+    return out;
+}
+
+void MainWindow::updateCompareTitle(ComparePanel *panel)
+{
+    const int index = m_tabs->indexOf(panel);
+    if (index < 0)
+        return;
+    m_tabs->setTabText(index, panel->isLoading() ? panel->title() + QStringLiteral(" …") : panel->title());
+    m_tabs->setTabToolTip(index, tr("A: %1\nB: %2").arg(panel->pathA(), panel->pathB()));
+    m_tabs->setTabIcon(index, nodeIcon(NodeKind::Module));
+    if (panel == currentCompare())
+        setWindowTitle(tr("%1 — Checkpoint Browser").arg(panel->title()));
+}
+
+void MainWindow::onBusyMaybeChanged()
+{
+    const bool busy = isBusy();
+    if (busy != m_lastBusy) {
+        m_lastBusy = busy;
+        emit busyChanged(busy);
+    }
+}
+
+QString MainWindow::chooseFile(const QString &title)
+{
+    QSettings settings;
+    const QString dir = settings.value(QLatin1String(kLastDirKey)).toString();
+    const QString file = QFileDialog::getOpenFileName(
+        this, title, dir,
+        tr("Checkpoints (*.pt *.pth *.ckpt *.bin *.safetensors *.index.json *.ptl *.pkl *.pickle *.tar);;"
+           "All files (*)"));
+    if (!file.isEmpty() && m_persist)
+        settings.setValue(QLatin1String(kLastDirKey), QFileInfo(file).absolutePath());
+    return file;
+}
+
+void MainWindow::compareDialog()
+{
+    QString a;
+    if (CheckpointPanel *p = currentPanel())
+        a = p->filePath();
+    else if (ComparePanel *c = currentCompare())
+        a = c->pathB();
+    if (a.isEmpty()) {
+        a = chooseFile(tr("Compare: Choose the First Checkpoint (A)"));
+        if (a.isEmpty())
+            return;
+    }
+    const QString b = chooseFile(tr("Compare %1 with… (B)").arg(QFileInfo(a).fileName()));
+    if (!b.isEmpty())
+        openCompare(a, b);
+}
+
 bool MainWindow::isBusy() const
 {
     for (CheckpointPanel *p : panels())
         if (p->isBusy())
+            return true;
+    for (ComparePanel *c : comparePanels())
+        if (c->isBusy())
             return true;
     return false;
 }
@@ -277,6 +393,19 @@ void MainWindow::openDialog()
 
 void MainWindow::closeTab(int index)
 {
+    if (auto *compare = qobject_cast<ComparePanel *>(m_tabs->widget(index))) {
+        m_tabs->removeTab(index);
+        compare->cancel();
+        compare->deleteLater();
+        if (m_tabs->count() == 0) {
+            m_stack->setCurrentWidget(m_welcome);
+            updateWelcome();
+        }
+        updateStatus();
+        updateActions();
+        onBusyMaybeChanged();
+        return;
+    }
     auto *panel = qobject_cast<CheckpointPanel *>(m_tabs->widget(index));
     if (!panel)
         return;
@@ -307,6 +436,8 @@ void MainWindow::reloadCurrent()
 {
     if (CheckpointPanel *p = currentPanel())
         p->reload();
+    else if (ComparePanel *c = currentCompare())
+        c->reload();
 }
 
 void MainWindow::showAbout()
@@ -375,7 +506,8 @@ void MainWindow::updateRecentMenu()
 void MainWindow::updateWelcome()
 {
     QString html = tr("<h2>Checkpoint Browser</h2>"
-                      "<p>Open a PyTorch checkpoint with <b>File ▸ Open</b> (Ctrl+O) or drop files here.<br>"
+                      "<p>Open a PyTorch checkpoint with <b>File ▸ Open</b> (Ctrl+O) or drop files here;<br>"
+                      "compare two with <b>File ▸ Compare with…</b> (Ctrl+D).<br>"
                       "Nothing from the file is executed; tensor data is read lazily.</p>");
     if (!m_recent.isEmpty()) {
         html += tr("<p><b>Recent files</b></p><p>");
@@ -417,7 +549,8 @@ void MainWindow::updateStatus()
     for (QLabel *l : {m_formatLabel, m_tensorsLabel, m_paramsLabel, m_bytesLabel, m_timeLabel})
         l->setVisible(loaded);
     if (!p) {
-        setWindowTitle(tr("Checkpoint Browser"));
+        ComparePanel *c = currentCompare();
+        setWindowTitle(c ? tr("%1 — Checkpoint Browser").arg(c->title()) : tr("Checkpoint Browser"));
         return;
     }
     setWindowTitle(tr("%1 — Checkpoint Browser").arg(QFileInfo(p->filePath()).fileName()));
@@ -436,10 +569,13 @@ void MainWindow::updateStatus()
 void MainWindow::updateActions()
 {
     const bool hasTab = currentPanel() != nullptr;
+    const bool hasCompare = currentCompare() != nullptr;
     for (QAction *a : {m_reloadAction, m_closeAction, m_copyPathAction, m_findAction, m_expandAction,
-                       m_collapseAction, m_checkAction})
+                       m_collapseAction})
         if (a)
-            a->setEnabled(hasTab);
+            a->setEnabled(hasTab || hasCompare);
+    if (m_checkAction)
+        m_checkAction->setEnabled(hasTab);
 }
 
 void MainWindow::restoreSettings()
@@ -496,6 +632,8 @@ void MainWindow::closeEvent(QCloseEvent *event)
     saveSettings();
     for (CheckpointPanel *p : panels())
         p->cancelLoad();
+    for (ComparePanel *c : comparePanels())
+        c->cancel();
     QMainWindow::closeEvent(event);
 }
 

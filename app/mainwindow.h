@@ -13,8 +13,9 @@ class QTabWidget;
 namespace ckpt {
 
 class CheckpointPanel;
+class ComparePanel;
 
-/// The main window: one tab per open checkpoint, File/Edit/View/Help menus, drag-and-drop,
+/// The main window: one tab per open checkpoint or comparison, File/Edit/View/Help menus, drag-and-drop,
 /// a status bar with format, tensor count, parameters, bytes and load time, and window
 /// geometry, splitters and recent files kept in QSettings.
 class MainWindow : public QMainWindow
@@ -30,6 +31,10 @@ public:
     CheckpointPanel *openFile(const QString &path);
     CheckpointPanel *currentPanel() const;
     QList<CheckpointPanel *> panels() const;
+    /// Opens a tab comparing `a` with `b` (or shows the tab that already does).
+    ComparePanel *openCompare(const QString &a, const QString &b);
+    ComparePanel *currentCompare() const;
+    QList<ComparePanel *> comparePanels() const;
     QTabWidget *tabs() const { return m_tabs; }
     /// Any tab loading or computing.
     bool isBusy() const;
@@ -43,6 +48,9 @@ public:
 
 public slots:
     void openDialog();
+    /// File ▸ Compare with…: compares the current tab's file with a chosen one (or asks for
+    /// both files when no checkpoint tab is current).
+    void compareDialog();
     void closeTab(int index);
     void closeCurrentTab();
     void reloadCurrent();
@@ -63,6 +71,9 @@ private:
     void updateWelcome();
     void updateStatus();
     void updateTabTitle(CheckpointPanel *panel);
+    void updateCompareTitle(ComparePanel *panel);
+    void onBusyMaybeChanged();
+    QString chooseFile(const QString &title);
     void updateActions();
 
     QStackedWidget *m_stack;
@@ -70,6 +81,7 @@ private:
     QLabel *m_welcomeText;
     QTabWidget *m_tabs;
     QMenu *m_recentMenu = nullptr;
+    QAction *m_compareAction = nullptr;
     QAction *m_reloadAction = nullptr;
     QAction *m_closeAction = nullptr;
     QAction *m_copyPathAction = nullptr;

@@ -39,11 +39,13 @@ QStringList TreeNode::keys() const
 {
     std::vector<const TreeNode *> chain;
     for (const TreeNode *n = this; n && n->kind != NodeKind::File; n = n->parent)
-        if (!n->rootValue)
+        if (!n->rootValue && !n->pathless)
             chain.push_back(n);
     QStringList out;
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         const TreeNode *n = *it;
+        if (!n->rawPrefix.isEmpty())
+            out << n->rawPrefix;
         if (n->dotJoined && !out.isEmpty())
             out.last() += QLatin1Char('.') + n->name;
         else
@@ -351,8 +353,119 @@ private:
         return state && state->kind == ValueKind::Dict ? state : nullptr;
     }
 
+    /// The attribute dict of a whole pickled nn.Module (`_parameters`, `_buffers`, `_modules`).
+    static const Value *torchModuleAttributes(const Value *obj)
+    {
+        if (!obj || obj->kind != ValueKind::Object || obj->dictItems || obj->listItems)
+            return nullptr;
+        const Value *attrs = dictState(obj->state);
+        if (!attrs)
+            return nullptr;
+        const Value *params = attrs->get("_parameters");
+        const Value *modules = attrs->get("_modules");
+        if (params && params->kind == ValueKind::Dict && modules && modules->kind == ValueKind::Dict)
+            return attrs;
+        return nullptr;
+    }
+
+    /// The attribute dict of a TorchScript module object (a `__torch__` class, FORMAT.md 3).
+    static const Value *scriptModuleAttributes(const Value *obj)
+    {
+        if (!obj || obj->kind != ValueKind::Object || !obj->cls || obj->cls->kind != ValueKind::Global
+            || obj->dictItems || obj->listItems)
+            return nullptr;
+        const std::string_view module = obj->cls->module();
+        if (module != "__torch__" && module.rfind("__torch__.", 0) != 0)
+            return nullptr;
+        return dictState(obj->state);
+    }
+
+    /// "Conv2d" for `torch.nn.modules.conv.Conv2d` or `__torch__...___torch_mangle_3.Conv2d`.
+    static QString moduleClassText(const Value *obj)
+    {
+        return obj->cls && obj->cls->kind == ValueKind::Global ? qs(obj->cls->name()) : QStringLiteral("module");
+    }
+
+    /// A whole module shown as the module tree users know: parameters, buffers and submodules
+    /// as children named like named_parameters() (`features/0/weight`), the `_parameters` /
+    /// `_buffers` / `_modules` levels folded into each child's hidden raw path component, and
+    /// every other attribute (training, hooks, in_features, ...) under one "(attributes)" row.
+    void addModuleChildren(TreeNode *node, const Value *attrs, bool script, int depth)
+    {
+        std::vector<std::pair<std::string, const Value *>> rest;
+        auto fold = [&](const char *group, Context ctx) {
+            const Value *dict = attrs->get(group);
+            for (std::size_t i = 0; dict && dict->kind == ValueKind::Dict && i < dict->dictSize(); ++i) {
+                const Value *k = dict->dictKey(i);
+                const Value *val = dict->dictValue(i);
+                if (!k || !val || val->kind == ValueKind::None)
+                    continue;
+                if (full())
+                    return markTruncated(node);
+                TreeNode *child = addValue(node, qs(format::pathKey(k)), val, false, depth, ctx);
+                child->rawPrefix = QLatin1String(group);
+            }
+        };
+        if (!script) {
+            fold("_parameters", Context::Parameters);
+            fold("_buffers", Context::Buffers);
+            fold("_modules", Context::Plain);
+            for (std::size_t i = 0; i < attrs->dictSize(); ++i) {
+                const std::string key = format::pathKey(attrs->dictKey(i));
+                if (key != "_parameters" && key != "_buffers" && key != "_modules" && attrs->dictValue(i))
+                    rest.emplace_back(key, attrs->dictValue(i));
+            }
+        } else {
+            // TorchScript stores parameters, buffers and submodules as plain attributes; the
+            // requires_grad flag is the real one for parameters (FORMAT.md 3).
+            for (std::size_t i = 0; i < attrs->dictSize(); ++i) {
+                const Value *k = attrs->dictKey(i);
+                const Value *val = attrs->dictValue(i);
+                if (!k || !val)
+                    continue;
+                const std::string key = format::pathKey(k);
+                if (full())
+                    return markTruncated(node);
+                if (val->kind == ValueKind::Tensor) {
+                    Context ctx = Context::Plain;
+                    if (val->integer >= 0 && static_cast<std::size_t>(val->integer) < m_data.tensors.size()
+                        && m_data.tensors[static_cast<std::size_t>(val->integer)].requiresGrad)
+                        ctx = Context::Parameters;
+                    else if (isBufferName(qs(key)))
+                        ctx = Context::Buffers;
+                    addValue(node, qs(key), val, false, depth, ctx);
+                } else if (scriptModuleAttributes(val)) {
+                    addValue(node, qs(key), val, false, depth, Context::Plain);
+                } else {
+                    rest.emplace_back(key, val);
+                }
+            }
+        }
+        if (rest.empty() || full())
+            return;
+        TreeNode *group = newChild(node, QStringLiteral("(attributes)"));
+        group->kind = NodeKind::Dict;
+        group->pathless = true;
+        group->value = attrs;
+        group->typeText = QStringLiteral("attributes");
+        group->shapeText = countText(rest.size(), "attribute", "attributes");
+        for (const auto &[key, val] : rest) {
+            if (full())
+                return markTruncated(group);
+            addValue(group, qs(key), val, false, depth, Context::Plain);
+        }
+    }
+
     void addObjectChildren(TreeNode *node, const Value *obj, int depth)
     {
+        if (const Value *attrs = torchModuleAttributes(obj)) {
+            addModuleChildren(node, attrs, false, depth);
+            return;
+        }
+        if (const Value *attrs = scriptModuleAttributes(obj)) {
+            addModuleChildren(node, attrs, true, depth);
+            return;
+        }
         // As the reader's path walk: SETITEMs onto the object, else APPENDs, else the
         // attributes of the BUILD state (a dict, or (dict, slots dict)).
         if (obj->dictItems && obj->dictItems->kind == ValueKind::Dict) {
@@ -399,8 +512,8 @@ private:
         }
     }
 
-    void addValue(TreeNode *parent, const QString &name, const Value *v, bool dotJoined, int depth,
-                  Context ctx, Context childCtx = Context::Plain)
+    TreeNode *addValue(TreeNode *parent, const QString &name, const Value *v, bool dotJoined, int depth,
+                       Context ctx, Context childCtx = Context::Plain)
     {
         TreeNode *n = newChild(parent, name);
         n->dotJoined = dotJoined;
@@ -486,6 +599,9 @@ private:
                 n->kind = NodeKind::Dict;
                 n->typeText = containerTypeText(v);
                 n->shapeText = countText(v->dictSize(), "key", "keys");
+            } else if (torchModuleAttributes(v) || scriptModuleAttributes(v)) {
+                n->kind = NodeKind::Module;
+                n->typeText = moduleClassText(v);
             } else if (v->kind == ValueKind::Object) {
                 n->kind = NodeKind::Object;
                 const QString cls = globalText(v->cls);
@@ -520,6 +636,7 @@ private:
             break;
         }
         }
+        return n;
     }
 
     void fillTensor(TreeNode *n, const Value *v, Context ctx)
@@ -636,7 +753,15 @@ const TreeNode *CheckpointTree::findPath(const QString &path) const
         p.remove(0, 1);
     while (p.endsWith(QLatin1Char('/')))
         p.chop(1);
-    return m_pathIndex.value(p, nullptr);
+    if (const TreeNode *n = m_pathIndex.value(p, nullptr))
+        return n;
+    if (p.contains(QLatin1Char('.'))) {
+        // `features.0.weight`: the dotted name users know from named_parameters().
+        QString dotted = p;
+        dotted.replace(QLatin1Char('.'), QLatin1Char('/'));
+        return m_pathIndex.value(dotted, nullptr);
+    }
+    return nullptr;
 }
 
 std::vector<int> tensorsBelow(const TreeNode *node)

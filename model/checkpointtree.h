@@ -17,7 +17,8 @@ namespace ckpt {
 /// What a tree node stands for (drives icons, columns and the details panel).
 enum class NodeKind : std::uint8_t {
     File,      ///< the checkpoint itself (the single top-level row)
-    Module,    ///< a prefix of dotted state-dict keys (`layer1.0.conv1`)
+    Module,    ///< a prefix of dotted state-dict keys (`layer1.0.conv1`), or a whole pickled
+               ///< nn.Module / TorchScript module (value set) with its attributes folded
     Parameter, ///< a tensor of a state dict or `_parameters` (weights, biases)
     Buffer,    ///< a state-dict buffer (`running_mean`, `num_batches_tracked`, `_buffers`)
     Tensor,    ///< any other tensor
@@ -50,6 +51,11 @@ struct TreeNode
     bool stateDict = false;  ///< a dict of tensors shown as modules (dotted keys split)
     bool rootValue = false;  ///< the file's top-level value shown as a row: no path component
     bool dangerous = false;  ///< an object or global whose class would run code under torch.load
+    bool pathless = false;   ///< a grouping row that adds no path component ("(attributes)")
+    /// Raw path component hidden before `name` by module folding (`_parameters`, `_buffers`,
+    /// `_modules`): the tree shows `features/0/weight`, the raw path is
+    /// `_modules/features/_modules/0/_parameters/weight` (PRODUCT.md 4).
+    QString rawPrefix;
     int tensor = -1;         ///< Parameter/Buffer/Tensor: index into CheckpointData::tensors
     int storage = -1;        ///< Storage: index into CheckpointData::storages
     const format::Value *value = nullptr; ///< the value shown (nullptr for Module/More/File)
@@ -100,7 +106,9 @@ public:
     /// Every node showing tensor `tensor` (tied weights and shared references appear twice).
     const std::vector<const TreeNode *> &nodesForTensor(int tensor) const;
     /// The node at `path`, raw (`a/conv1.weight`) or tree form (`a/conv1/weight`); leading and
-    /// trailing '/' are ignored and "" is the file node. nullptr when nothing matches.
+    /// trailing '/' are ignored and "" is the file node. A dotted module name
+    /// (`features.0.weight`) is tried as a tree path when nothing else matches. nullptr when
+    /// nothing matches.
     const TreeNode *findPath(const QString &path) const;
 
     /// Sums over distinct tensors (tied weights counted once).

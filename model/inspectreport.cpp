@@ -58,26 +58,38 @@ std::string table(const std::vector<std::vector<std::string>> &rows, const std::
 {
     if (rows.empty())
         return {};
-    std::vector<std::size_t> width(rows[0].size(), 0);
+    std::size_t columns = 0;
     for (const auto &row : rows)
-        for (std::size_t c = 0; c < row.size() && c < width.size(); ++c)
+        columns = std::max(columns, row.size());
+    std::vector<std::size_t> width(columns, 0);
+    for (const auto &row : rows)
+        for (std::size_t c = 0; c < row.size(); ++c)
             width[c] = std::max(width[c], row[c].size());
+    std::size_t lineMax = 1;
+    for (std::size_t w : width)
+        lineMax += w + 2;
+    // One buffer, written in place (100,000-row listings: no per-cell temporaries).
     std::string out;
+    out.reserve(rows.size() * lineMax);
     for (const auto &row : rows) {
-        std::string line;
+        const std::size_t start = out.size();
         for (std::size_t c = 0; c < row.size(); ++c) {
             const bool last = c + 1 == row.size();
             const std::size_t pad = width[c] - row[c].size();
             if (c)
-                line += "  ";
-            if (c < rightAlign.size() && rightAlign[c])
-                line += std::string(pad, ' ') + row[c];
-            else
-                line += last ? row[c] : row[c] + std::string(pad, ' ');
+                out.append(2, ' ');
+            if (c < rightAlign.size() && rightAlign[c]) {
+                out.append(pad, ' ');
+                out += row[c];
+            } else {
+                out += row[c];
+                if (!last)
+                    out.append(pad, ' ');
+            }
         }
-        while (!line.empty() && line.back() == ' ')
-            line.pop_back();
-        out += line + '\n';
+        while (out.size() > start && out.back() == ' ')
+            out.pop_back();
+        out += '\n';
     }
     return out;
 }
@@ -96,12 +108,22 @@ std::string numberText(const Json &v)
 
 } // namespace
 
+std::string textTable(const std::vector<std::vector<std::string>> &rows, const std::vector<bool> &rightAlign)
+{
+    return table(rows, rightAlign);
+}
+
+std::string shapeString(const std::vector<std::int64_t> &shape)
+{
+    return shapeText(shape);
+}
+
 std::string dumpJson(const Json &json, int indent)
 {
     return json.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string humanBytes(std::uint64_t bytes)
+std::string humanBytesText(std::uint64_t bytes)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     if (bytes < 1024)
@@ -199,7 +221,7 @@ std::vector<const TensorPath *> matchingPaths(const CheckpointData &data, const 
 }
 
 std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const std::vector<int> &tensors,
-                                               const StatsRequest &request)
+                                               const StatsSelection &request)
 {
     std::vector<TensorStatsResult> results(tensors.size());
     const unsigned cores = request.threads ? request.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -299,7 +321,7 @@ Json statsJson(const std::string &path, const TensorInfo &t, const TensorStatsRe
     return e;
 }
 
-Json statsReport(const CheckpointData &data, const StatsRequest &request)
+Json statsReport(const CheckpointData &data, const StatsSelection &request)
 {
     const auto paths = matchingPaths(data, request.patterns);
     std::vector<int> unique;
@@ -360,6 +382,7 @@ Json scanReport(const CheckpointData &data)
 std::string lsTable(const CheckpointData &data)
 {
     std::vector<std::vector<std::string>> rows{{"PATH", "DTYPE", "SHAPE", "NUMEL", "SIZE"}};
+    rows.reserve(data.paths.size() + 1);
     std::uint64_t bytes = 0;
     std::uint64_t elements = 0;
     std::vector<bool> seen(data.tensors.size(), false);
@@ -370,7 +393,7 @@ std::string lsTable(const CheckpointData &data)
             dtype += " (" + std::string(layoutName(t.layout)) + ")";
         if (t.device != "cpu" && !t.device.empty())
             dtype += " @" + t.device;
-        rows.push_back({p.path(), dtype, shapeText(t.shape), std::to_string(t.numel()), humanBytes(t.nbytes())});
+        rows.push_back({p.path(), dtype, shapeText(t.shape), std::to_string(t.numel()), humanBytesText(t.nbytes())});
         if (!seen[static_cast<std::size_t>(p.tensor)]) {
             seen[static_cast<std::size_t>(p.tensor)] = true;
             bytes += t.nbytes();
@@ -379,7 +402,7 @@ std::string lsTable(const CheckpointData &data)
     }
     std::string out = table(rows, {false, false, false, true, true});
     out += std::to_string(data.paths.size()) + " tensors, " + std::to_string(elements) + " elements, "
-           + humanBytes(bytes) + " (" + std::string(formatName(data.format)) + ")\n";
+           + humanBytesText(bytes) + " (" + std::string(formatName(data.format)) + ")\n";
     for (const ReadWarning &w : data.warnings)
         out += "warning: " + w.text() + '\n';
     return out;

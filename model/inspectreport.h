@@ -18,7 +18,7 @@ using Json = nlohmann::ordered_json;
 /// and `error` when reading stopped early.
 Json lsReport(const format::CheckpointData &data);
 
-struct StatsRequest
+struct StatsSelection
 {
     std::vector<std::string> patterns; ///< exact paths or shell-style globs; empty = all
     int bins = 64;
@@ -37,10 +37,10 @@ struct TensorStatsResult
 /// Statistics of the given tensors (indices into data.tensors), computed once per tensor:
 /// small tensors in parallel one per thread, big ones with all threads each.
 std::vector<TensorStatsResult> computeAllStats(const format::CheckpointData &data, const std::vector<int> &tensors,
-                                               const StatsRequest &request);
+                                               const StatsSelection &request);
 
 /// `ckpt-inspect stats --json`: one entry per matching path. Throws FormatError(Cancelled).
-Json statsReport(const format::CheckpointData &data, const StatsRequest &request);
+Json statsReport(const format::CheckpointData &data, const StatsSelection &request);
 /// Paths matched by the request's patterns (all when empty), in listing order.
 std::vector<const format::TensorPath *> matchingPaths(const format::CheckpointData &data,
                                                       const std::vector<std::string> &patterns);
@@ -61,7 +61,12 @@ std::string statsTable(const Json &statsReport);
 std::string scanTable(const format::CheckpointData &data);
 
 /// "12.5 KiB"
-std::string humanBytes(std::uint64_t bytes);
+std::string humanBytesText(std::uint64_t bytes);
+/// Aligned text table (two spaces between columns; the first row is the header; the last column
+/// is left unpadded), as every command's table uses.
+std::string textTable(const std::vector<std::vector<std::string>> &rows, const std::vector<bool> &rightAlign);
+/// "[16, 3, 3, 3]"
+std::string shapeString(const std::vector<std::int64_t> &shape);
 /// One-line error message: "FILE: record 'x' at byte N: what".
 std::string errorLine(const format::CheckpointData &data);
 

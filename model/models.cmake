@@ -17,6 +17,11 @@ target_sources(ckpt_model PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/keyvaluemodel.h ${CMAKE_CURRENT_LIST_DIR}/keyvaluemodel.cpp
   ${CMAKE_CURRENT_LIST_DIR}/globalsmodel.h ${CMAKE_CURRENT_LIST_DIR}/globalsmodel.cpp
   ${CMAKE_CURRENT_LIST_DIR}/dtypemixmodel.h ${CMAKE_CURRENT_LIST_DIR}/dtypemixmodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/diffmodel.h ${CMAKE_CURRENT_LIST_DIR}/diffmodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/diffvaluemodel.h ${CMAKE_CURRENT_LIST_DIR}/diffvaluemodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/difffilterproxymodel.h ${CMAKE_CURRENT_LIST_DIR}/difffilterproxymodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/diffjob.h ${CMAKE_CURRENT_LIST_DIR}/diffjob.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tensorcomparejob.h ${CMAKE_CURRENT_LIST_DIR}/tensorcomparejob.cpp
 )
 # Icons and colours for DecorationRole/ForegroundRole; SVG icons are rendered with QSvgRenderer.
 # Never Qt6::Widgets here.

@@ -1,3 +1,10 @@
 # Training-state recognition and optimizer id mapping (issue 4).
 target_sources(ckpt_model PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/trainingstate.h ${CMAKE_CURRENT_LIST_DIR}/trainingstate.cpp)
+# The GUI side of issue 4: training overview, optimizer tables, training summary, summary job.
+target_sources(ckpt_model PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/trainingoverview.h ${CMAKE_CURRENT_LIST_DIR}/trainingoverview.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tensorsummaryjob.h ${CMAKE_CURRENT_LIST_DIR}/tensorsummaryjob.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/paramgroupsmodel.h ${CMAKE_CURRENT_LIST_DIR}/paramgroupsmodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/optimizerparamsmodel.h ${CMAKE_CURRENT_LIST_DIR}/optimizerparamsmodel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/trainingsummarymodel.h ${CMAKE_CURRENT_LIST_DIR}/trainingsummarymodel.cpp)

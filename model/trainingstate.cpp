@@ -517,7 +517,7 @@ Json optimReport(const CheckpointData &data)
                 if (tensorOf(data, v) && slot.emplace(static_cast<int>(v->integer), wanted.size()).second)
                     wanted.push_back(static_cast<int>(v->integer));
             }
-    StatsRequest request;
+    StatsSelection request;
     request.bins = 1;
     const auto stats = computeAllStats(data, wanted, request);
     auto statOf = [&](const Value *v) -> const TensorStatsResult & { return stats[slot.at(static_cast<int>(v->integer))]; };

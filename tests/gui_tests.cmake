@@ -29,3 +29,6 @@ if(TARGET ckpt_browser_lib)
     target_compile_definitions(tst_screenshot PRIVATE CKPT_BROWSER_EXE="$<TARGET_FILE:ckpt-browser>")
   endif()
 endif()
+include(${CMAKE_CURRENT_SOURCE_DIR}/training_gui_tests.cmake OPTIONAL)
+# The Compare GUI (issue 5).
+include(${CMAKE_CURRENT_SOURCE_DIR}/compare_gui_tests.cmake OPTIONAL)

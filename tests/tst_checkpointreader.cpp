@@ -56,7 +56,7 @@ private Q_SLOTS:
         const auto data = format::readCheckpoint(file.toStdString());
         QVERIFY(data);
         const Json ls = lsReport(*data);
-        StatsRequest request;
+        StatsSelection request;
         const Json stats = statsReport(*data, request);
         const Json scan = scanReport(*data);
 

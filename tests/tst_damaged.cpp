@@ -47,7 +47,7 @@ std::shared_ptr<const format::CheckpointData> readBytes(const QTemporaryDir &dir
 void exercise(const format::CheckpointData &data)
 {
     (void)dumpJson(lsReport(data));
-    (void)dumpJson(statsReport(data, StatsRequest{}));
+    (void)dumpJson(statsReport(data, StatsSelection{}));
     (void)dumpJson(scanReport(data));
     (void)lsTable(data);
     (void)scanTable(data);
@@ -217,7 +217,7 @@ private Q_SLOTS:
         QVERIFY2(data->error->record.find("data/0") != std::string::npos, data->error->text().c_str());
         QVERIFY(data->error->offset != format::FormatError::kNoOffset);
         QVERIFY(data->paths.size() > 1);
-        const Json stats = statsReport(*data, StatsRequest{});
+        const Json stats = statsReport(*data, StatsSelection{});
         int ok = 0;
         int failed = 0;
         for (const auto &s : stats["stats"])

@@ -55,7 +55,7 @@ private Q_SLOTS:
             const Json ls = lsReport(*data);
             test::compareError(ls, want, m);
             test::compareListing(ls, want, m);
-            test::compareStats(statsReport(*data, StatsRequest{}), want, m);
+            test::compareStats(statsReport(*data, StatsSelection{}), want, m);
             test::compareGlobals(scanReport(*data), want, m);
             QVERIFY2(m.empty(), qPrintable(QStringLiteral("%1 (seed %2):\n%3").arg(file).arg(seed).arg(m.text())));
             tensors += static_cast<int>(want["tensors"].size());

@@ -268,7 +268,7 @@ private Q_SLOTS:
         QCOMPARE(small.bytes.fileOffset % 64, 0u);
         QCOMPARE(data->storages.at(0).bytes.fileOffset % 64, 0u);
 
-        StatsRequest request;
+        StatsSelection request;
         request.patterns = {"small"};
         const Json stats = statsReport(*data, request);
         QCOMPARE(stats["stats"].size(), 1u);

@@ -8,11 +8,13 @@
 #include "messagebar.h"
 #include "modelroles.h"
 #include "modulepanel.h"
+#include "optimizerpanel.h"
 #include "summarypanel.h"
 #include "tensordetailspanel.h"
 #include "tensorfilterproxymodel.h"
 #include "tensorhealthscanjob.h"
 #include "tensorvaluespanel.h"
+#include "trainingsummarypanel.h"
 
 #include <QAction>
 #include <QDataStream>
@@ -58,6 +60,7 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
     , m_modulePanel(new ModulePanel(m_model, this))
     , m_keyValuePanel(new KeyValuePanel(this))
     , m_summaryPanel(new SummaryPanel(this))
+    , m_optimizerPanel(new OptimizerPanel(this))
     , m_scan(new TensorHealthScanJob(this))
     , m_watcher(new QFileSystemWatcher(this))
     , m_reloadTimer(new QTimer(this))
@@ -105,6 +108,7 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
     m_details->addWidget(m_tensorPanel);
     m_details->addWidget(m_modulePanel);
     m_details->addWidget(m_keyValuePanel);
+    m_details->addWidget(m_optimizerPanel);
 
     m_splitter->addWidget(left);
     m_splitter->addWidget(m_details);
@@ -177,6 +181,14 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
             selectPath(nodes.front()->path());
     });
 
+    connect(m_optimizerPanel, &OptimizerPanel::busyChanged, this, &CheckpointPanel::updateBusy);
+    connect(m_optimizerPanel, &OptimizerPanel::parameterSelected, this, &CheckpointPanel::selectPathKeepingDetails);
+    connect(m_optimizerPanel, &OptimizerPanel::tensorRequested, this, [this](const QString &path) { selectPath(path); });
+    connect(m_optimizerPanel, &OptimizerPanel::pathActivated, this, [this](const QString &path) { selectPath(path); });
+    connect(m_summaryPanel->training(), &TrainingSummaryPanel::busyChanged, this, &CheckpointPanel::updateBusy);
+    connect(m_summaryPanel->training(), &TrainingSummaryPanel::pathActivated, this,
+            [this](const QString &path) { selectPath(path); });
+
     m_reloadTimer->setSingleShot(true);
     m_reloadTimer->setInterval(800);
     connect(m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
@@ -187,6 +199,8 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
         m_scan->cancel();
         m_tensorPanel->cancelWork();
         m_modulePanel->cancelWork();
+        m_optimizerPanel->cancelWork();
+        m_summaryPanel->training()->cancelWork();
         m_reloadTimer->start();
     });
     connect(m_reloadTimer, &QTimer::timeout, this, [this] {
@@ -253,7 +267,8 @@ bool CheckpointPanel::isLoading() const
 
 bool CheckpointPanel::isBusy() const
 {
-    return isLoading() || m_scan->isRunning() || m_tensorPanel->isBusy() || m_modulePanel->isBusy();
+    return isLoading() || m_scan->isRunning() || m_tensorPanel->isBusy() || m_modulePanel->isBusy()
+        || m_optimizerPanel->isBusy() || m_summaryPanel->training()->isBusy();
 }
 
 bool CheckpointPanel::isCheckingTensors() const
@@ -324,9 +339,13 @@ void CheckpointPanel::onLoaded(const LoadedCheckpoint &result)
     m_tensorPanel->clear();
     m_modulePanel->clear();
     m_keyValuePanel->clear();
+    m_optimizerPanel->clear();
     m_loaded = result;
     m_model->setTree(result.tree);
     m_summaryPanel->setTree(result.tree, result.elapsedMs);
+    // Recognition walks the value graph only (no tensor bytes): cheap enough for this thread.
+    m_training = analyzeTraining(result.data);
+    m_summaryPanel->setTraining(m_training);
     if (m_watching) {
         if (!m_watcher->files().isEmpty())
             m_watcher->removePaths(m_watcher->files());
@@ -343,6 +362,10 @@ void CheckpointPanel::onLoaded(const LoadedCheckpoint &result)
                 .arg(QFileInfo(m_path).fileName().toHtmlEscaped(), qs(cp.error->text()).toHtmlEscaped(),
                      nothing ? tr("Nothing could be read before the problem.")
                              : tr("Everything read before the problem is shown below.")));
+        // A file caught half-written (or changed while it was read, issue 6) reads fine later.
+        QToolButton *reloadButton = m_errorBar->addButton(tr("Reload"));
+        reloadButton->setToolTip(tr("Read the file again (F5)"));
+        connect(reloadButton, &QToolButton::clicked, this, &CheckpointPanel::reload);
     } else if (cp.hasDangerousGlobals()) {
         m_errorBar->showMessage(MessageBar::Type::Error,
                                 tr("<b>This file would run code when loaded with torch.load.</b> "
@@ -453,6 +476,14 @@ bool CheckpointPanel::selectPath(const QString &path)
     return true;
 }
 
+bool CheckpointPanel::selectPathKeepingDetails(const QString &path)
+{
+    m_keepDetails = true;
+    const bool selected = selectPath(path);
+    m_keepDetails = false;
+    return selected;
+}
+
 QString CheckpointPanel::currentPath() const
 {
     const QModelIndex idx = m_tree->currentIndex();
@@ -520,6 +551,8 @@ void CheckpointPanel::applyFilter()
 
 void CheckpointPanel::onCurrentChanged(const QModelIndex &current)
 {
+    if (m_keepDetails)
+        return;
     const TreeNode *node = m_model->node(m_proxy->mapToSource(current.siblingAtColumn(0)));
     const auto &tree = m_loaded.tree;
     if (!node || !tree) {
@@ -547,7 +580,10 @@ void CheckpointPanel::onCurrentChanged(const QModelIndex &current)
         m_details->setCurrentWidget(m_modulePanel);
         break;
     case NodeKind::Dict:
-        if (node->stateDict || !node->value) {
+        if (const OptimizerInfo *o = m_training ? m_training->optimizerAt(node->path()) : nullptr) {
+            m_optimizerPanel->setOptimizer(m_training, static_cast<int>(o - m_training->optimizers.data()));
+            m_details->setCurrentWidget(m_optimizerPanel);
+        } else if (node->stateDict || !node->value) {
             m_modulePanel->setNode(tree, node);
             m_details->setCurrentWidget(m_modulePanel);
         } else {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "checkpointloadjob.h"
+#include "trainingoverview.h"
 
 #include <QWidget>
 
@@ -22,6 +23,7 @@ class TensorHealthScanJob;
 class KeyValuePanel;
 class MessageBar;
 class ModulePanel;
+class OptimizerPanel;
 class SummaryPanel;
 class TensorDetailsPanel;
 class TensorFilterProxyModel;
@@ -77,6 +79,9 @@ public:
     ModulePanel *modulePanel() const { return m_modulePanel; }
     KeyValuePanel *keyValuePanel() const { return m_keyValuePanel; }
     SummaryPanel *summaryPanel() const { return m_summaryPanel; }
+    OptimizerPanel *optimizerPanel() const { return m_optimizerPanel; }
+    /// Training state recognised in the loaded file (optimizers, counters, ...), or nullptr.
+    const std::shared_ptr<const TrainingOverview> &training() const { return m_training; }
     QWidget *placeholder() const { return m_placeholder; }
     QSplitter *splitter() const { return m_splitter; }
 
@@ -98,6 +103,8 @@ private:
     void onScanFinished(int checked, int flagged);
     QStringList expandedPaths() const;
     void restoreExpanded(const QStringList &paths);
+    /// Selects `path` in the tree but leaves the details area as it is (optimizer rows).
+    bool selectPathKeepingDetails(const QString &path);
 
     QString m_path;
     LoadedCheckpoint m_loaded;
@@ -120,6 +127,9 @@ private:
     ModulePanel *m_modulePanel;
     KeyValuePanel *m_keyValuePanel;
     SummaryPanel *m_summaryPanel;
+    OptimizerPanel *m_optimizerPanel;
+    std::shared_ptr<const TrainingOverview> m_training;
+    bool m_keepDetails = false;
 
     TensorHealthScanJob *m_scan;
     int m_scanNonFinite = 0;

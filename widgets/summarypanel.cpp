@@ -4,12 +4,15 @@
 #include "displayformat.h"
 #include "messagebar.h"
 #include "securitypanel.h"
+#include "trainingsummarypanel.h"
 
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
 #include <QSplitter>
+#include <QTabBar>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 namespace ckpt {
@@ -24,6 +27,9 @@ SummaryPanel::SummaryPanel(QWidget *parent)
     , m_warnings(new QPlainTextEdit(this))
     , m_splitter(new QSplitter(Qt::Vertical, this))
     , m_security(new SecurityPanel(this))
+    , m_tabs(new QTabWidget(this))
+    , m_fileTab(new QWidget(this))
+    , m_training(new TrainingSummaryPanel(this))
 {
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(8, 6, 8, 6);
@@ -63,7 +69,29 @@ SummaryPanel::SummaryPanel(QWidget *parent)
     m_splitter->setStretchFactor(1, 1);
     m_warnings->setMinimumHeight(60);
     m_splitter->setChildrenCollapsible(false);
-    layout->addWidget(m_splitter, 1);
+    auto *fileLayout = new QVBoxLayout(m_fileTab);
+    fileLayout->setContentsMargins(0, 4, 0, 0);
+    fileLayout->addWidget(m_splitter, 1);
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(m_fileTab, tr("File && Security"));
+    layout->addWidget(m_tabs, 1);
+    m_training->hide();
+    m_tabs->tabBar()->hide();
+}
+
+void SummaryPanel::setTraining(std::shared_ptr<const TrainingOverview> overview)
+{
+    const bool show = overview && !overview->sections.empty();
+    m_training->setOverview(show ? std::move(overview) : nullptr);
+    const int at = m_tabs->indexOf(m_training);
+    if (show && at < 0) {
+        m_tabs->insertTab(0, m_training, tr("Training"));
+        m_tabs->setCurrentIndex(0);
+    } else if (!show && at >= 0) {
+        m_tabs->removeTab(at);
+        m_training->hide();
+    }
+    m_tabs->tabBar()->setVisible(m_tabs->count() > 1);
 }
 
 void SummaryPanel::setTree(std::shared_ptr<const CheckpointTree> tree, qint64 loadMs)
@@ -75,6 +103,7 @@ void SummaryPanel::setTree(std::shared_ptr<const CheckpointTree> tree, qint64 lo
         m_facts->clear();
         m_warnings->clear();
         m_security->setCheckpoint(nullptr);
+        setTraining(nullptr);
         return;
     }
     const auto &cp = *tree->data();

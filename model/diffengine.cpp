@@ -1,0 +1,1290 @@
+// SPDX-License-Identifier: MIT
+#include "diffengine.h"
+
+#include "inspectreport.h"
+
+#include "format/formaterror.h"
+#include "format/mappedfile.h"
+#include "format/torchlayout.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+// The pair kernel gets an AVX2 clone next to the baseline one, picked at load time (as in
+// tensorstats.cpp; no FMA in either, so both give the same results).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CKPT_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define CKPT_HOT
+#endif
+
+namespace ckpt {
+
+using namespace ckpt::format;
+
+namespace {
+
+constexpr double kMaxFinite = std::numeric_limits<double>::max();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr std::size_t kBlock = 2048;              // decoded doubles per block and side (16 KiB)
+constexpr std::uint64_t kMinChunk = 32 * kBlock;  // elements per work item
+constexpr std::uint64_t kMaxChunks = 1 << 16;     // per tensor; bounds the partial results
+constexpr std::uint64_t kProgressStep = 1 << 20;  // report at most every 1M elements
+constexpr std::uint32_t kMaxDepth = 2000;         // as ReadLimits::maxDepth
+constexpr std::uint64_t kMaxVisits = 20'000'000;  // as collectTensorPaths
+constexpr int kMaxBins = 1 << 24;                 // as computeStats
+constexpr std::size_t kShownItems = 64;           // items of a plain sequence shown in `value`
+const char *const kWrapperPrefixes[] = {"module.", "_orig_mod."};
+
+// Neumaier-compensated sum (the per-chunk sums of a 2^30-element tensor stay exact enough
+// for rel_l2 of nearly equal tensors, where ||B-A|| is tiny next to ||A||).
+struct CompensatedSum
+{
+    double sum = 0;
+    double comp = 0;
+    void add(double x) noexcept
+    {
+        const double t = sum + x;
+        if (std::isfinite(t)) {
+            if (std::fabs(sum) >= std::fabs(x))
+                comp += (sum - t) + x;
+            else
+                comp += (x - t) + sum;
+        }
+        sum = t;
+    }
+    void add(const CompensatedSum &o) noexcept
+    {
+        add(o.sum);
+        add(o.comp);
+    }
+    double value() const noexcept { return std::isfinite(sum) ? sum + comp : sum; }
+};
+
+// ---- alignment ------------------------------------------------------------------------------
+
+bool isScalar(const Value *v) noexcept
+{
+    switch (v->kind) {
+    case ValueKind::None:
+    case ValueKind::Bool:
+    case ValueKind::Int:
+    case ValueKind::BigInt:
+    case ValueKind::Float:
+    case ValueKind::Complex:
+    case ValueKind::Str:
+    case ValueKind::Bytes:
+    case ValueKind::ByteArray:
+    case ValueKind::Global:
+        return true;
+    default:
+        return false;
+    }
+}
+
+enum class LeafKind : std::uint8_t { Tensor, Plain, Walk, Skip };
+
+// Plain values are scalars, sequences of scalars (compared as one value: `betas`, `params`),
+// and empty containers; tensors are leaves; other containers and objects with attributes are
+// walked; opaque objects, storages and persistent ids are left out (their repr would name
+// table indices that differ between files).
+LeafKind classify(const Value *v) noexcept
+{
+    if (v->kind == ValueKind::Tensor)
+        return LeafKind::Tensor;
+    if (isScalar(v))
+        return LeafKind::Plain;
+    switch (v->kind) {
+    case ValueKind::List:
+    case ValueKind::Tuple:
+    case ValueKind::Set:
+    case ValueKind::FrozenSet:
+        if (std::all_of(v->items.begin(), v->items.end(), [](const Value *i) { return i && isScalar(i); }))
+            return LeafKind::Plain;
+        return v->kind == ValueKind::List || v->kind == ValueKind::Tuple ? LeafKind::Walk : LeafKind::Skip;
+    case ValueKind::Dict:
+        return v->items.empty() ? LeafKind::Plain : LeafKind::Walk;
+    case ValueKind::Object:
+        return LeafKind::Walk;
+    default:
+        return LeafKind::Skip;
+    }
+}
+
+struct Leaf
+{
+    std::vector<std::string> keys;    // as stored
+    std::vector<std::string> matchKeys; // after stripping
+    const Value *value = nullptr;     // plain value
+    int tensor = -1;
+};
+
+// Every tensor and plain value at every path, in walk order: the path rule of
+// collectTensorPaths() (format::pathChildren), so tensors come at the paths of
+// CheckpointData::paths, with the plain values in between.
+void collectLeaves(const Value *root, const std::vector<std::string> &prefix, std::vector<Leaf> &out)
+{
+    if (!root)
+        return;
+    const LeafKind rootKind = classify(root);
+    if (rootKind == LeafKind::Tensor || rootKind == LeafKind::Plain) {
+        out.push_back({prefix, {}, rootKind == LeafKind::Plain ? root : nullptr,
+                       rootKind == LeafKind::Tensor ? static_cast<int>(root->integer) : -1});
+        return;
+    }
+    if (rootKind == LeafKind::Skip)
+        return;
+    struct Frame
+    {
+        const Value *node;
+        std::vector<std::pair<std::string, Value *>> children;
+        std::size_t next = 0;
+    };
+    std::vector<Frame> stack;
+    std::unordered_set<const Value *> onPath;
+    std::vector<std::string> keys = prefix;
+    stack.push_back({root, pathChildren(root)});
+    onPath.insert(root);
+    std::uint64_t visits = 0;
+    while (!stack.empty()) {
+        Frame &top = stack.back();
+        if (top.next >= top.children.size()) {
+            onPath.erase(top.node);
+            stack.pop_back();
+            if (keys.size() > prefix.size())
+                keys.pop_back();
+            continue;
+        }
+        auto &[key, child] = top.children[top.next++];
+        if (!child)
+            continue;
+        if (++visits > kMaxVisits)
+            return;
+        switch (classify(child)) {
+        case LeafKind::Tensor:
+        case LeafKind::Plain: {
+            const bool tensor = child->kind == ValueKind::Tensor;
+            keys.push_back(key);
+            out.push_back({keys, {}, tensor ? nullptr : child, tensor ? static_cast<int>(child->integer) : -1});
+            keys.pop_back();
+            break;
+        }
+        case LeafKind::Skip:
+            break;
+        case LeafKind::Walk: {
+            if (onPath.count(child) || stack.size() >= kMaxDepth)
+                break;
+            auto children = pathChildren(child);
+            if (children.empty())
+                break;
+            keys.push_back(key);
+            onPath.insert(child);
+            stack.push_back({child, std::move(children)});
+            break;
+        }
+        }
+    }
+}
+
+std::vector<Leaf> collectLeaves(const CheckpointData &data)
+{
+    std::vector<Leaf> out;
+    collectLeaves(data.root, {}, out);
+    for (const auto &[name, value] : data.extraRoots)
+        collectLeaves(value, {name}, out);
+    for (Leaf &l : out)
+        l.matchKeys = l.keys;
+    return out;
+}
+
+// Removes `prefix` from the start of every key component that is longer than it; true when
+// anything was removed.
+bool stripKeys(std::vector<std::string> &keys, const std::string &prefix)
+{
+    bool any = false;
+    if (prefix.empty())
+        return false;
+    for (std::string &k : keys)
+        if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0) {
+            k.erase(0, prefix.size());
+            any = true;
+        }
+    return any;
+}
+
+// True when some dict of tensors (the tensors sharing a parent path) has every key starting
+// with `prefix`: a DataParallel / torch.compile state dict.
+bool carriesPrefix(const std::vector<Leaf> &leaves, const std::string &prefix)
+{
+    std::map<std::vector<std::string>, bool> allCarry;
+    for (const Leaf &l : leaves) {
+        if (l.tensor < 0 || l.matchKeys.empty())
+            continue;
+        const std::string &last = l.matchKeys.back();
+        const bool carries = last.size() > prefix.size() && last.compare(0, prefix.size(), prefix) == 0;
+        const std::vector<std::string> parent(l.matchKeys.begin(), l.matchKeys.end() - 1);
+        auto [it, inserted] = allCarry.emplace(parent, carries);
+        if (!inserted)
+            it->second = it->second && carries;
+    }
+    return std::any_of(allCarry.begin(), allCarry.end(), [](const auto &e) { return e.second; });
+}
+
+std::string joinKeys(const std::vector<std::string> &keys, char sep)
+{
+    std::string s;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i)
+            s += sep;
+        s += keys[i];
+    }
+    return s;
+}
+
+DiffSide makeSide(const CheckpointData &data, const Leaf &leaf)
+{
+    DiffSide side;
+    side.keys = leaf.keys;
+    side.tensor = leaf.tensor;
+    if (leaf.tensor >= 0 && static_cast<std::size_t>(leaf.tensor) < data.tensors.size()) {
+        const TensorInfo &t = data.tensors[static_cast<std::size_t>(leaf.tensor)];
+        side.dtype = std::string(dtypeName(t.dtype));
+        side.shape = t.shape;
+    } else if (leaf.value) {
+        side.value = pyRepr(leaf.value, 8, kShownItems);
+    }
+    return side;
+}
+
+// The text plain values are compared by: the full repr (the shown one elides long sequences).
+std::string compareText(const Leaf &leaf)
+{
+    return pyRepr(leaf.value, 8, std::numeric_limits<std::size_t>::max());
+}
+
+// ---- parallel work --------------------------------------------------------------------------
+
+// Runs fn(item, worker) for items [0, count) on up to `threads` workers (the calling thread is
+// worker 0), reports progress (monotone, one reporter at a time) and cancels on request.
+class ParallelRun
+{
+public:
+    ParallelRun(const std::function<bool(std::uint64_t, std::uint64_t)> &progress, std::uint64_t total,
+                const char *what)
+        : m_progress(progress), m_total(total), m_what(what)
+    {
+    }
+
+    template <class Fn>
+    void run(std::uint64_t count, unsigned threads, Fn &&fn)
+    {
+        std::atomic<std::uint64_t> next{0};
+        auto work = [&](unsigned worker) {
+            try {
+                while (!m_stop.load(std::memory_order_relaxed)) {
+                    const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
+                    if (i >= count)
+                        break;
+                    fn(i, worker);
+                }
+            } catch (...) {
+                std::lock_guard lock(m_errorMutex);
+                if (!m_error)
+                    m_error = std::current_exception();
+                m_stop.store(true);
+            }
+        };
+        threads = static_cast<unsigned>(std::clamp<std::uint64_t>(count, 1, std::max(1u, threads)));
+        std::vector<std::thread> pool;
+        for (unsigned w = 1; w < threads; ++w) {
+            try {
+                pool.emplace_back(work, w);
+            } catch (const std::system_error &) {
+                break; // fewer threads: the shared counter still covers every item
+            }
+        }
+        work(0);
+        for (auto &t : pool)
+            t.join();
+        if (m_error)
+            std::rethrow_exception(m_error);
+        throwIfCancelled();
+    }
+
+    void advance(std::uint64_t n)
+    {
+        if (!m_progress)
+            return;
+        const std::uint64_t done = m_done.fetch_add(n, std::memory_order_relaxed) + n;
+        if (done - m_reported.load(std::memory_order_relaxed) < kProgressStep && done != m_total)
+            return;
+        report();
+    }
+
+    void finish()
+    {
+        if (m_progress) {
+            m_done.store(m_total);
+            report();
+        }
+        throwIfCancelled();
+    }
+
+private:
+    void report()
+    {
+        std::unique_lock lock(m_progressMutex, std::try_to_lock);
+        if (!lock.owns_lock())
+            return;
+        const std::uint64_t done = std::min(m_done.load(), m_total);
+        if (done <= m_reported.load() && !(done == 0 && m_total == 0) && done != m_total)
+            return;
+        if (done == m_total && m_finalReported)
+            return;
+        m_finalReported = done == m_total;
+        m_reported.store(done);
+        if (!m_progress(done, m_total)) {
+            m_cancelled.store(true);
+            m_stop.store(true);
+        }
+    }
+    void throwIfCancelled() const
+    {
+        if (m_cancelled.load())
+            throw FormatError(FormatError::Kind::Cancelled, std::string(m_what) + " cancelled");
+    }
+
+    const std::function<bool(std::uint64_t, std::uint64_t)> &m_progress;
+    const std::uint64_t m_total;
+    const char *m_what;
+    std::atomic<std::uint64_t> m_done{0};
+    std::atomic<std::uint64_t> m_reported{0};
+    bool m_finalReported = false;
+    std::atomic<bool> m_stop{false};
+    std::atomic<bool> m_cancelled{false};
+    std::mutex m_progressMutex;
+    std::mutex m_errorMutex;
+    std::exception_ptr m_error;
+};
+
+unsigned threadCount(unsigned requested)
+{
+    return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Chunking depends on the element count only (never on the thread count), so the per-chunk
+// partial results, merged in order, are the same for any number of threads.
+std::uint64_t chunkSize(std::uint64_t n)
+{
+    std::uint64_t chunk = std::max(kMinChunk, (n + kMaxChunks - 1) / kMaxChunks);
+    return (chunk + kBlock - 1) / kBlock * kBlock;
+}
+
+// ---- the pair of views --------------------------------------------------------------------
+
+// A complex view as its real view (torch.view_as_real): one more axis of 2 (re, im) of the
+// component type. Conjugation is applied by the caller (odd positions negated).
+StridedView realView(const StridedView &v, bool &conj)
+{
+    StridedView r = v;
+    conj = v.conj;
+    r.conj = false;
+    r.dtype = v.dtype == DType::Complex128 ? DType::Float64
+              : v.dtype == DType::Complex64 ? DType::Float32
+                                            : DType::Float16;
+    for (auto &s : r.stride)
+        s *= 2;
+    r.shape.push_back(2);
+    r.stride.push_back(1);
+    r.offset *= 2;
+    return r;
+}
+
+bool isComplex(DType d) noexcept
+{
+    return dtypeInfo(d).isComplex;
+}
+
+// Both tensors' values, decodable pairwise in row-major order.
+struct ViewPair
+{
+    StridedView a, b;               // real views (complex: view_as_real)
+    std::optional<ElementDecoder> da, db;
+    bool complex = false;
+    bool conjA = false, conjB = false;
+    bool sameDType = false;
+    // Raw path: both contiguous, same dtype, native byte order, no neg/conj/quantization:
+    // element i of each side is `esize` bytes at raw + i * esize (bit comparison by memcmp).
+    bool raw = false;
+    const std::uint8_t *rawA = nullptr, *rawB = nullptr;
+    std::size_t esize = 0;
+    std::uint64_t n = 0;            // real elements (complex: 2 per element)
+
+    // Decodes [first, first + len) of both sides (`len` even for complex) into x and y.
+    void decode(std::uint64_t first, std::size_t len, double *x, double *y) const
+    {
+        da->decode(first, len, x, false);
+        if (y)
+            db->decode(first, len, y, false);
+        if (complex) {
+            if (conjA)
+                for (std::size_t i = 1; i < len; i += 2)
+                    x[i] = -x[i];
+            if (y && conjB)
+                for (std::size_t i = 1; i < len; i += 2)
+                    y[i] = -y[i];
+        }
+    }
+};
+
+// Throws FormatError(Unsupported) with the reason when the views cannot be compared.
+ViewPair makeViewPair(const StridedView &va, const StridedView &vb)
+{
+    ViewPair p;
+    if (va.shape != vb.shape)
+        throw FormatError(FormatError::Kind::Unsupported, "the tensors' shapes differ");
+    if (isComplex(va.dtype) != isComplex(vb.dtype))
+        throw FormatError(FormatError::Kind::Unsupported, "a complex tensor is not compared with a real one");
+    p.complex = isComplex(va.dtype);
+    p.a = p.complex ? realView(va, p.conjA) : va;
+    p.b = p.complex ? realView(vb, p.conjB) : vb;
+    p.da.emplace(p.a, false);
+    p.db.emplace(p.b, false);
+    p.n = p.da->numel();
+    p.sameDType = va.dtype == vb.dtype;
+    const DTypeInfo &info = dtypeInfo(p.a.dtype);
+    const auto plain = [](const StridedView &v) {
+        return v.contiguous() && !v.byteSwap && !v.neg && !v.conj;
+    };
+    p.raw = p.sameDType && !info.isQuantized && info.valuesPerElement == 1 && info.elementSize > 0 && plain(p.a)
+            && plain(p.b) && !p.conjA && !p.conjB;
+    if (p.raw) {
+        p.esize = info.elementSize;
+        p.rawA = p.a.storage.data + static_cast<std::uint64_t>(p.a.offset) * p.esize;
+        p.rawB = p.b.storage.data + static_cast<std::uint64_t>(p.b.offset) * p.esize;
+    }
+    return p;
+}
+
+// ---- metrics kernel -------------------------------------------------------------------------
+
+struct PairPartial
+{
+    std::uint64_t count = 0;       // pairs with both sides finite
+    std::uint64_t differing = 0;
+    std::uint64_t nanMismatch = 0;
+    double maxAbs = 0;
+    CompensatedSum sumAbs, aa, bb, ab, dd;
+
+    void merge(const PairPartial &o) noexcept
+    {
+        count += o.count;
+        differing += o.differing;
+        nanMismatch += o.nanMismatch;
+        maxAbs = std::max(maxAbs, o.maxAbs);
+        sumAbs.add(o.sumAbs);
+        aa.add(o.aa);
+        bb.add(o.bb);
+        ab.add(o.ab);
+        dd.add(o.dd);
+    }
+};
+
+inline bool finite(double v) noexcept
+{
+    return std::fabs(v) <= kMaxFinite;
+}
+
+typedef double V4d __attribute__((vector_size(32)));
+
+inline double hsum(const V4d &v) noexcept
+{
+    return (v[0] + v[1]) + (v[2] + v[3]);
+}
+
+// A real block assuming every value is finite, four lanes at a time; false (nothing added)
+// when a sum says otherwise (a NaN or infinity, or squares overflowing), and the caller then
+// takes the element-wise path. Which path a block takes depends on its values only.
+CKPT_HOT bool accumulateFinitePairs(PairPartial &p, const double *x, const double *y, std::size_t n) noexcept
+{
+    V4d vAbs{}, vAA{}, vBB{}, vAB{}, vDD{}, vMax{};
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        V4d a, b;
+        std::memcpy(&a, x + i, sizeof a);
+        std::memcpy(&b, y + i, sizeof b);
+        const V4d d = b - a;
+        const V4d ad = d < 0 ? -d : d;
+        vAbs += ad;
+        vMax = ad > vMax ? ad : vMax;
+        vDD += d * d;
+        vAA += a * a;
+        vBB += b * b;
+        vAB += a * b;
+    }
+    double sAbs = hsum(vAbs), sAA = hsum(vAA), sBB = hsum(vBB), sAB = hsum(vAB), sDD = hsum(vDD);
+    double mx = std::max(std::max(vMax[0], vMax[1]), std::max(vMax[2], vMax[3]));
+    for (; i < n; ++i) {
+        const double a = x[i], b = y[i], d = b - a, ad = std::fabs(d);
+        sAbs += ad;
+        mx = ad > mx ? ad : mx;
+        sDD += d * d;
+        sAA += a * a;
+        sBB += b * b;
+        sAB += a * b;
+    }
+    if (!(std::isfinite(sAA) && std::isfinite(sBB) && std::isfinite(sDD) && std::isfinite(sAbs)))
+        return false;
+    p.count += n;
+    p.maxAbs = std::max(p.maxAbs, mx);
+    p.sumAbs.add(sAbs);
+    p.aa.add(sAA);
+    p.bb.add(sBB);
+    p.ab.add(sAB);
+    p.dd.add(sDD);
+    return true;
+}
+
+// One block of decoded values (x = A, y = B). Complex: x, y hold (re, im) pairs.
+void accumulatePairs(PairPartial &p, const double *x, const double *y, std::size_t n, bool complex) noexcept
+{
+    if (!complex && accumulateFinitePairs(p, x, y, n))
+        return;
+    double sAbs = 0, sAA = 0, sBB = 0, sAB = 0, sDD = 0, mx = p.maxAbs;
+    std::uint64_t count = 0, nanMismatch = 0;
+    if (!complex) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const double a = x[i], b = y[i];
+            if (finite(a) && finite(b)) {
+                const double d = b - a;
+                const double ad = std::fabs(d);
+                sAbs += ad;
+                mx = ad > mx ? ad : mx;
+                sDD += d * d;
+                sAA += a * a;
+                sBB += b * b;
+                sAB += a * b;
+                ++count;
+            } else if (std::isnan(a) != std::isnan(b)) {
+                ++nanMismatch;
+            }
+        }
+    } else {
+        for (std::size_t i = 0; i + 1 < n; i += 2) {
+            const double ar = x[i], ai = x[i + 1], br = y[i], bi = y[i + 1];
+            if (finite(ar) && finite(ai) && finite(br) && finite(bi)) {
+                const double dr = br - ar, di = bi - ai;
+                const double ad = std::hypot(dr, di);
+                sAbs += ad;
+                mx = ad > mx ? ad : mx;
+                sDD += dr * dr + di * di;
+                sAA += ar * ar + ai * ai;
+                sBB += br * br + bi * bi;
+                sAB += ar * br + ai * bi;
+                ++count;
+            } else if ((std::isnan(ar) || std::isnan(ai)) != (std::isnan(br) || std::isnan(bi))) {
+                ++nanMismatch;
+            }
+        }
+    }
+    p.count += count;
+    p.nanMismatch += nanMismatch;
+    p.maxAbs = mx;
+    p.sumAbs.add(sAbs);
+    p.aa.add(sAA);
+    p.bb.add(sBB);
+    p.ab.add(sAB);
+    p.dd.add(sDD);
+}
+
+// Elements whose stored bits differ (complex: either component).
+template <class Word>
+std::uint64_t countDifferentWords(const std::uint8_t *a, const std::uint8_t *b, std::size_t n, bool complex)
+{
+    std::uint64_t diff = 0;
+    if (!complex) {
+        for (std::size_t i = 0; i < n; ++i) {
+            Word wa, wb;
+            std::memcpy(&wa, a + i * sizeof(Word), sizeof(Word));
+            std::memcpy(&wb, b + i * sizeof(Word), sizeof(Word));
+            diff += wa != wb;
+        }
+        return diff;
+    }
+    for (std::size_t i = 0; i + 1 < n; i += 2)
+        diff += std::memcmp(a + i * sizeof(Word), b + i * sizeof(Word), 2 * sizeof(Word)) != 0;
+    return diff;
+}
+
+std::uint64_t countDifferentRaw(const ViewPair &p, std::uint64_t first, std::size_t n)
+{
+    const std::uint8_t *a = p.rawA + first * p.esize;
+    const std::uint8_t *b = p.rawB + first * p.esize;
+    switch (p.esize) {
+    case 1: return countDifferentWords<std::uint8_t>(a, b, n, p.complex);
+    case 2: return countDifferentWords<std::uint16_t>(a, b, n, p.complex);
+    case 4: return countDifferentWords<std::uint32_t>(a, b, n, p.complex);
+    case 8: return countDifferentWords<std::uint64_t>(a, b, n, p.complex);
+    default: break;
+    }
+    std::uint64_t diff = 0;
+    const std::size_t step = p.complex ? 2 : 1;
+    for (std::size_t i = 0; i + step <= n; i += step)
+        diff += std::memcmp(a + i * p.esize, b + i * p.esize, step * p.esize) != 0;
+    return diff;
+}
+
+// Decoded values that differ: bit patterns of the doubles for equal dtypes (every decodable
+// dtype but 64-bit integers beyond 2^53 decodes one-to-one), values otherwise (NaN == NaN).
+std::uint64_t countDifferentDecoded(const double *x, const double *y, std::size_t n, bool bits, bool complex)
+{
+    const auto differ = [bits](double a, double b) {
+        if (bits)
+            return std::bit_cast<std::uint64_t>(a) != std::bit_cast<std::uint64_t>(b);
+        return a != b && !(std::isnan(a) && std::isnan(b));
+    };
+    std::uint64_t diff = 0;
+    if (!complex) {
+        for (std::size_t i = 0; i < n; ++i)
+            diff += differ(x[i], y[i]);
+        return diff;
+    }
+    for (std::size_t i = 0; i + 1 < n; i += 2)
+        diff += differ(x[i], y[i]) || differ(x[i + 1], y[i + 1]);
+    return diff;
+}
+
+// One tensor pair being compared.
+struct Job
+{
+    std::vector<DiffEntry *> entries; // every entry with this (A tensor, B tensor) pair
+    ViewPair views;
+    std::uint64_t chunk = 0, chunks = 0;
+    std::vector<PairPartial> partials;
+    std::string error;
+};
+
+void computeChunk(const Job &job, std::uint64_t c, double *x, double *y, PairPartial &p)
+{
+    const ViewPair &v = job.views;
+    const std::uint64_t begin = c * job.chunk;
+    const std::uint64_t end = std::min(v.n, begin + job.chunk);
+    for (std::uint64_t b = begin; b < end; b += kBlock) {
+        const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
+        if (v.raw && std::memcmp(v.rawA + b * v.esize, v.rawB + b * v.esize, len * v.esize) == 0) {
+            // Bit-identical block (unchanged layers, self-diffs): B need not be decoded.
+            v.decode(b, len, x, nullptr);
+            accumulatePairs(p, x, x, len, v.complex);
+            continue;
+        }
+        v.decode(b, len, x, y);
+        p.differing += v.raw ? countDifferentRaw(v, b, len) : countDifferentDecoded(x, y, len, v.sameDType, v.complex);
+        accumulatePairs(p, x, y, len, v.complex);
+    }
+}
+
+void finishJob(Job &job)
+{
+    for (DiffEntry *e : job.entries) {
+        if (!job.error.empty()) {
+            e->error = job.error;
+            continue;
+        }
+        PairPartial all;
+        for (const PairPartial &p : job.partials)
+            all.merge(p);
+        e->differing = all.differing;
+        e->nanMismatch = all.nanMismatch;
+        e->maxAbsDiff.reset();
+        e->meanAbsDiff.reset();
+        e->relL2.reset();
+        e->cosine.reset();
+        if (all.count > 0) {
+            e->maxAbsDiff = all.maxAbs;
+            e->meanAbsDiff = all.sumAbs.value() / static_cast<double>(all.count);
+        }
+        const double aa = all.aa.value(), bb = all.bb.value();
+        if (aa > 0)
+            e->relL2 = std::sqrt(all.dd.value()) / std::sqrt(aa);
+        if (aa > 0 && bb > 0)
+            e->cosine = all.ab.value() / (std::sqrt(aa) * std::sqrt(bb));
+        e->error.clear();
+        if (e->status == DiffStatus::Pending)
+            e->status = all.differing == 0 ? DiffStatus::Same : DiffStatus::Changed;
+    }
+}
+
+// Runs every job's chunks as one parallel pass.
+void runJobs(const CheckpointData &a, const CheckpointData &b, std::vector<Job> &jobs, const DiffOptions &options)
+{
+    std::vector<std::uint64_t> firstItem; // prefix sums of the chunk counts
+    std::uint64_t items = 0, total = 0;
+    for (Job &job : jobs) {
+        firstItem.push_back(items);
+        if (!job.error.empty())
+            continue;
+        job.chunk = chunkSize(job.views.n);
+        job.chunks = (job.views.n + job.chunk - 1) / job.chunk;
+        job.partials.assign(job.chunks, {});
+        items += job.chunks;
+        total += job.views.complex ? job.views.n / 2 : job.views.n;
+    }
+    const unsigned threads = threadCount(options.threads);
+    std::vector<std::vector<double>> buffers(std::min<std::uint64_t>(threadCount(options.threads), std::max<std::uint64_t>(items, 1)),
+                                             std::vector<double>(2 * kBlock));
+    ParallelRun runner(options.progress, total, "diff");
+    runner.run(items, threads, [&](std::uint64_t item, unsigned worker) {
+        const auto it = std::upper_bound(firstItem.begin(), firstItem.end(), item);
+        Job &job = jobs[static_cast<std::size_t>(it - firstItem.begin() - 1)];
+        const std::uint64_t c = item - *(it - 1);
+        double *x = buffers[worker].data();
+        computeChunk(job, c, x, x + kBlock, job.partials[c]);
+        const std::uint64_t begin = c * job.chunk;
+        const std::uint64_t len = std::min(job.views.n, begin + job.chunk) - begin;
+        runner.advance(job.views.complex ? len / 2 : len);
+    });
+    runner.finish();
+    // Issue 6: bytes read from a file that changed meanwhile are meaningless.
+    const bool changedA = std::any_of(a.files.begin(), a.files.end(), [](const auto &f) { return f && f->changedOnDisk(); });
+    const bool changedB = std::any_of(b.files.begin(), b.files.end(), [](const auto &f) { return f && f->changedOnDisk(); });
+    for (Job &job : jobs) {
+        if (job.error.empty() && (changedA || changedB))
+            job.error = (changedA ? a.file : b.file) + ": " + kFileChangedMessage;
+        finishJob(job);
+    }
+}
+
+// Prepares the job of an entry (views and decoders; errors go to job.error).
+Job makeJob(const CheckpointData &a, const CheckpointData &b, const DiffEntry &e)
+{
+    Job job;
+    const TensorViewResult va = tensorView(a, e.a->tensor);
+    const TensorViewResult vb = tensorView(b, e.b->tensor);
+    if (!va.view || !vb.view) {
+        job.error = !va.view ? "A: " + va.error : "B: " + vb.error;
+        return job;
+    }
+    try {
+        job.views = makeViewPair(*va.view, *vb.view);
+    } catch (const FormatError &err) {
+        job.error = err.message();
+    }
+    return job;
+}
+
+std::vector<Job> makeJobs(const CheckpointData &a, const CheckpointData &b, const std::vector<DiffEntry *> &entries)
+{
+    std::vector<Job> jobs;
+    std::map<std::pair<int, int>, std::size_t> byPair;
+    for (DiffEntry *e : entries) {
+        const auto key = std::make_pair(e->a->tensor, e->b->tensor);
+        if (auto it = byPair.find(key); it != byPair.end()) {
+            jobs[it->second].entries.push_back(e);
+            continue;
+        }
+        byPair.emplace(key, jobs.size());
+        jobs.push_back(makeJob(a, b, *e));
+        jobs.back().entries.push_back(e);
+    }
+    return jobs;
+}
+
+// ---- difference statistics --------------------------------------------------------------------
+
+struct StatsPartial
+{
+    std::uint64_t nan = 0, posinf = 0, neginf = 0, zeros = 0, finite = 0;
+    double min = kInf, max = -kInf;
+    CompensatedSum sum, sumSq;
+    double mean = 0, m2 = 0; // Chan et al.
+
+    void mergeMoments(std::uint64_t n, double blockMean, double blockM2) noexcept
+    {
+        if (n == 0)
+            return;
+        if (finite == 0) {
+            mean = blockMean;
+            m2 = blockM2;
+        } else {
+            const double na = static_cast<double>(finite), nb = static_cast<double>(n);
+            const double delta = blockMean - mean;
+            mean += delta * (nb / (na + nb));
+            m2 += blockM2 + delta * delta * (na * nb / (na + nb));
+        }
+        finite += n;
+    }
+    void merge(const StatsPartial &o) noexcept
+    {
+        nan += o.nan;
+        posinf += o.posinf;
+        neginf += o.neginf;
+        zeros += o.zeros;
+        min = std::min(min, o.min);
+        max = std::max(max, o.max);
+        sum.add(o.sum);
+        sumSq.add(o.sumSq);
+        mergeMoments(o.finite, o.mean, o.m2);
+    }
+};
+
+// B - A of a block, one value per logical element (complex: the modulus). Returns the count.
+std::size_t differenceBlock(const ViewPair &v, std::uint64_t first, std::size_t len, double *x, double *y)
+{
+    v.decode(first, len, x, y);
+    if (!v.complex) {
+        for (std::size_t i = 0; i < len; ++i)
+            x[i] = y[i] - x[i];
+        return len;
+    }
+    for (std::size_t i = 0; i + 1 < len; i += 2)
+        x[i / 2] = std::hypot(y[i] - x[i], y[i + 1] - x[i + 1]);
+    return len / 2;
+}
+
+} // namespace
+
+// ---- public API -------------------------------------------------------------------------------
+
+std::string_view diffStatusName(DiffStatus s) noexcept
+{
+    switch (s) {
+    case DiffStatus::Same: return "same";
+    case DiffStatus::Changed: return "changed";
+    case DiffStatus::Added: return "added";
+    case DiffStatus::Removed: return "removed";
+    case DiffStatus::Shape: return "shape";
+    case DiffStatus::DType: return "dtype";
+    case DiffStatus::Pending: return "pending";
+    }
+    return "pending";
+}
+
+std::string DiffEntry::path() const
+{
+    return joinKeys(keys, '/');
+}
+
+DiffSummary DiffResult::summary() const
+{
+    DiffSummary s;
+    for (const DiffEntry &e : entries) {
+        switch (e.status) {
+        case DiffStatus::Same: ++s.same; break;
+        case DiffStatus::Changed: ++s.changed; break;
+        case DiffStatus::Added: ++s.added; break;
+        case DiffStatus::Removed: ++s.removed; break;
+        case DiffStatus::Shape: ++s.shape; break;
+        case DiffStatus::DType: ++s.dtype; break;
+        case DiffStatus::Pending: ++s.pending; break;
+        }
+    }
+    return s;
+}
+
+bool needsMetrics(const DiffEntry &e) noexcept
+{
+    return e.isTensor && e.a && e.b && e.a->shape == e.b->shape
+           && (e.status == DiffStatus::Pending || e.status == DiffStatus::DType);
+}
+
+DiffResult alignCheckpoints(const CheckpointData &a, const CheckpointData &b, const DiffOptions &options)
+{
+    DiffResult result;
+    std::vector<Leaf> la = collectLeaves(a);
+    std::vector<Leaf> lb = collectLeaves(b);
+
+    if (!options.stripPrefix.empty()) {
+        bool anyA = false, anyB = false;
+        for (Leaf &l : la)
+            anyA = stripKeys(l.matchKeys, options.stripPrefix) || anyA;
+        for (Leaf &l : lb)
+            anyB = stripKeys(l.matchKeys, options.stripPrefix) || anyB;
+        result.strippedA = anyA ? options.stripPrefix : std::string();
+        result.strippedB = anyB ? options.stripPrefix : std::string();
+    }
+    // Wrapper prefixes one side has and the other has not; repeated for nested wrappers
+    // (`_orig_mod.module.`: torch.compile of a DataParallel model).
+    std::vector<Leaf> da = la, db = lb;
+    for (int round = 0; round < 4; ++round) {
+        bool progress = false;
+        for (const char *prefix : kWrapperPrefixes) {
+            const bool ca = carriesPrefix(da, prefix), cb = carriesPrefix(db, prefix);
+            if (ca == cb)
+                continue;
+            for (Leaf &l : ca ? da : db)
+                stripKeys(l.matchKeys, prefix);
+            (ca ? result.detectedA : result.detectedB) += prefix;
+            progress = true;
+        }
+        if (!progress)
+            break;
+    }
+    if (options.detectPrefix) {
+        la = std::move(da);
+        lb = std::move(db);
+        result.strippedA += result.detectedA;
+        result.strippedB += result.detectedB;
+    }
+
+    std::unordered_map<std::string, std::vector<std::size_t>> indexB;
+    for (std::size_t i = 0; i < lb.size(); ++i)
+        indexB[joinKeys(lb[i].matchKeys, '\0')].push_back(i);
+    std::unordered_map<std::string, std::size_t> usedOfKey;
+    std::vector<bool> usedB(lb.size(), false);
+    result.entries.reserve(la.size() + lb.size());
+
+    for (const Leaf &l : la) {
+        DiffEntry e;
+        e.keys = l.matchKeys;
+        e.a = makeSide(a, l);
+        const std::string key = joinKeys(l.matchKeys, '\0');
+        const Leaf *m = nullptr;
+        if (auto it = indexB.find(key); it != indexB.end()) {
+            std::size_t &used = usedOfKey[key];
+            if (used < it->second.size()) {
+                usedB[it->second[used]] = true;
+                m = &lb[it->second[used++]];
+            }
+        }
+        if (!m) {
+            e.isTensor = l.tensor >= 0;
+            e.status = DiffStatus::Removed;
+            result.entries.push_back(std::move(e));
+            continue;
+        }
+        e.b = makeSide(b, *m);
+        if (l.tensor >= 0 && m->tensor >= 0) {
+            e.isTensor = true;
+            e.status = e.a->shape != e.b->shape   ? DiffStatus::Shape
+                       : e.a->dtype != e.b->dtype ? DiffStatus::DType
+                                                  : DiffStatus::Pending;
+        } else if (l.tensor < 0 && m->tensor < 0) {
+            e.status = compareText(l) == compareText(*m) ? DiffStatus::Same : DiffStatus::Changed;
+        } else {
+            e.status = DiffStatus::DType; // a tensor on one side, a plain value on the other
+        }
+        result.entries.push_back(std::move(e));
+    }
+    for (std::size_t i = 0; i < lb.size(); ++i) {
+        if (usedB[i])
+            continue;
+        DiffEntry e;
+        e.keys = lb[i].matchKeys;
+        e.isTensor = lb[i].tensor >= 0;
+        e.b = makeSide(b, lb[i]);
+        e.status = DiffStatus::Added;
+        result.entries.push_back(std::move(e));
+    }
+    return result;
+}
+
+void computeTensorDiff(const CheckpointData &a, const CheckpointData &b, DiffEntry &entry, const DiffOptions &options)
+{
+    if (!needsMetrics(entry))
+        return;
+    std::vector<Job> jobs = makeJobs(a, b, {&entry});
+    runJobs(a, b, jobs, options);
+}
+
+DiffResult diffCheckpoints(const CheckpointData &a, const CheckpointData &b, const DiffOptions &options)
+{
+    DiffResult result = alignCheckpoints(a, b, options);
+    std::vector<DiffEntry *> todo;
+    for (DiffEntry &e : result.entries)
+        if (needsMetrics(e))
+            todo.push_back(&e);
+    std::vector<Job> jobs = makeJobs(a, b, todo);
+    runJobs(a, b, jobs, options);
+    return result;
+}
+
+TensorStats computeDifferenceStats(const StridedView &a, const StridedView &b, const StatsOptions &options)
+{
+    if (!isDecodable(a.dtype) || !isDecodable(b.dtype))
+        throw FormatError(FormatError::Kind::Unsupported, "no statistics for dtype "
+                                                              + std::string(dtypeName(isDecodable(a.dtype) ? b.dtype : a.dtype)));
+    if (options.bins > kMaxBins)
+        throw FormatError(FormatError::Kind::LimitExceeded,
+                          "too many histogram bins (" + std::to_string(options.bins) + ")");
+    const ViewPair v = makeViewPair(a, b);
+    TensorStats stats;
+    const std::uint64_t n = v.complex ? v.n / 2 : v.n;
+    stats.numel = n;
+    const std::uint64_t chunk = chunkSize(v.n);
+    const std::uint64_t chunks = (v.n + chunk - 1) / chunk;
+    const unsigned threads = threadCount(options.threads);
+    std::vector<std::vector<double>> buffers(std::min<std::uint64_t>(threads, std::max<std::uint64_t>(chunks, 1)),
+                                             std::vector<double>(2 * kBlock));
+    ParallelRun runner(options.progress, 2 * n, "difference statistics");
+    const auto chunkElements = [&](std::uint64_t c) {
+        const std::uint64_t len = std::min(v.n, (c + 1) * chunk) - c * chunk;
+        return v.complex ? len / 2 : len;
+    };
+
+    // Pass 1: counts, extremes, sums; per block mean and squared deviations merged (Chan).
+    std::vector<StatsPartial> partials(chunks);
+    runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
+        double *x = buffers[worker].data();
+        StatsPartial &p = partials[c];
+        const std::uint64_t end = std::min(v.n, (c + 1) * chunk);
+        for (std::uint64_t first = c * chunk; first < end; first += kBlock) {
+            const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - first));
+            const std::size_t m = differenceBlock(v, first, len, x, x + kBlock);
+            CompensatedSum s, q;
+            std::uint64_t count = 0;
+            for (std::size_t i = 0; i < m; ++i) {
+                const double d = x[i];
+                if (d == 0)
+                    ++p.zeros;
+                if (!finite(d)) {
+                    if (std::isnan(d))
+                        ++p.nan;
+                    else if (d > 0)
+                        ++p.posinf;
+                    else
+                        ++p.neginf;
+                    continue;
+                }
+                ++count;
+                s.add(d);
+                q.add(d * d);
+                p.min = std::min(p.min, d);
+                p.max = std::max(p.max, d);
+            }
+            if (count == 0)
+                continue;
+            const double mean = s.value() / static_cast<double>(count);
+            double m2 = 0;
+            for (std::size_t i = 0; i < m; ++i)
+                if (finite(x[i]))
+                    m2 += (x[i] - mean) * (x[i] - mean);
+            p.sum.add(s);
+            p.sumSq.add(q);
+            p.mergeMoments(count, mean, m2);
+        }
+        runner.advance(chunkElements(c));
+    });
+    StatsPartial all;
+    for (const StatsPartial &p : partials)
+        all.merge(p);
+    stats.nan = all.nan;
+    stats.posinf = all.posinf;
+    stats.neginf = all.neginf;
+    stats.zeros = all.zeros;
+    stats.finite = all.finite;
+    if (all.finite > 0) {
+        stats.min = all.min;
+        stats.max = all.max;
+        stats.mean = all.sum.value() / static_cast<double>(all.finite);
+        stats.l2 = std::sqrt(all.sumSq.value());
+    }
+    if (all.finite > 1)
+        stats.std = std::sqrt(std::max(0.0, all.m2) / static_cast<double>(all.finite - 1));
+
+    // Pass 2: the histogram, with computeStats' range rule and torch.histc's bins (histBin).
+    if (all.finite > 0 && options.bins > 0) {
+        double lo = options.rangeLo.value_or(all.min);
+        double hi = options.rangeHi.value_or(all.max);
+        if (lo > hi)
+            std::swap(lo, hi);
+        if (lo == hi) {
+            lo -= 0.5;
+            hi += 0.5;
+            if (lo == hi) {
+                lo = std::nextafter(lo, -kInf);
+                hi = std::nextafter(hi, kInf);
+            }
+        }
+        stats.histLo = lo;
+        stats.histHi = hi;
+        if (std::isfinite(lo) && std::isfinite(hi)) {
+            const auto bins = static_cast<std::size_t>(options.bins);
+            std::vector<std::vector<std::uint64_t>> hists(buffers.size(), std::vector<std::uint64_t>(bins));
+            runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
+                double *x = buffers[worker].data();
+                std::uint64_t *h = hists[worker].data();
+                const std::uint64_t end = std::min(v.n, (c + 1) * chunk);
+                for (std::uint64_t first = c * chunk; first < end; first += kBlock) {
+                    const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - first));
+                    const std::size_t m = differenceBlock(v, first, len, x, x + kBlock);
+                    for (std::size_t i = 0; i < m; ++i) {
+                        if (!finite(x[i]))
+                            continue;
+                        const int k = histBin(x[i], lo, hi, options.bins);
+                        if (k >= 0)
+                            ++h[k];
+                    }
+                }
+                runner.advance(chunkElements(c));
+            });
+            stats.hist.assign(bins, 0);
+            for (const auto &h : hists)
+                for (std::size_t i = 0; i < bins; ++i)
+                    stats.hist[i] += h[i];
+        }
+    }
+    runner.finish();
+    MappedFile::throwIfChanged(a.storage);
+    MappedFile::throwIfChanged(b.storage);
+    return stats;
+}
+
+// ---- reports ------------------------------------------------------------------------------------
+
+namespace {
+
+Json metric(const std::optional<double> &v)
+{
+    if (!v || !std::isfinite(*v))
+        return nullptr;
+    return *v;
+}
+
+Json sideJson(const DiffSide &s)
+{
+    Json j;
+    j["dtype"] = s.dtype;
+    j["shape"] = s.shape;
+    return j;
+}
+
+std::string sideText(const std::optional<DiffSide> &s)
+{
+    if (!s)
+        return "-";
+    if (s->tensor >= 0)
+        return s->dtype + " " + shapeString(s->shape);
+    constexpr std::size_t kMax = 48;
+    if (s->value.size() <= kMax)
+        return s->value;
+    return s->value.substr(0, kMax - 3) + "...";
+}
+
+std::string numberText(const Json &v)
+{
+    if (v.is_null())
+        return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v.get<double>());
+    return buf;
+}
+
+} // namespace
+
+Json diffReport(const CheckpointData &a, const CheckpointData &b, const DiffResult &result)
+{
+    Json j;
+    j["a"] = a.file;
+    j["b"] = b.file;
+    j["format_a"] = formatName(a.format);
+    j["format_b"] = formatName(b.format);
+    if (!result.strippedA.empty() || !result.strippedB.empty())
+        j["strip_prefix"] = Json{{"a", result.strippedA}, {"b", result.strippedB}};
+    Json entries = Json::array();
+    std::uint64_t unknown = 0;
+    for (const DiffEntry &e : result.entries) {
+        Json o;
+        o["path"] = e.path();
+        o["keys"] = e.keys;
+        const bool failed = e.status == DiffStatus::Pending;
+        unknown += failed;
+        o["status"] = failed ? std::string_view("unknown") : diffStatusName(e.status);
+        if (e.a && e.a->keys != e.keys)
+            o["path_a"] = joinKeys(e.a->keys, '/');
+        if (e.b && e.b->keys != e.keys)
+            o["path_b"] = joinKeys(e.b->keys, '/');
+        if (e.a)
+            o[e.a->tensor >= 0 ? "a" : "value_a"] = e.a->tensor >= 0 ? sideJson(*e.a) : Json(e.a->value);
+        if (e.b)
+            o[e.b->tensor >= 0 ? "b" : "value_b"] = e.b->tensor >= 0 ? sideJson(*e.b) : Json(e.b->value);
+        if (e.isTensor && e.a && e.b) {
+            o["max_abs_diff"] = metric(e.maxAbsDiff);
+            o["mean_abs_diff"] = metric(e.meanAbsDiff);
+            o["rel_l2"] = metric(e.relL2);
+            o["cosine"] = metric(e.cosine);
+            if (e.error.empty() && e.a->shape == e.b->shape)
+                o["differing"] = e.differing;
+            if (e.nanMismatch)
+                o["nan_mismatch"] = e.nanMismatch;
+        }
+        if (!e.error.empty())
+            o["error"] = e.error;
+        entries.push_back(std::move(o));
+    }
+    j["entries"] = std::move(entries);
+    const DiffSummary s = result.summary();
+    Json sum;
+    sum["same"] = s.same;
+    sum["changed"] = s.changed;
+    sum["added"] = s.added;
+    sum["removed"] = s.removed;
+    sum["shape"] = s.shape;
+    sum["dtype"] = s.dtype;
+    if (unknown)
+        sum["unknown"] = unknown;
+    j["summary"] = std::move(sum);
+    if (a.error)
+        j["error_a"] = errorLine(a);
+    if (b.error)
+        j["error_b"] = errorLine(b);
+    return j;
+}
+
+std::string diffTable(const Json &report)
+{
+    std::vector<std::vector<std::string>> rows{
+        {"STATUS", "PATH", "A", "B", "MAX|B-A|", "MEAN|B-A|", "REL_L2", "COSINE"}};
+    const auto side = [](const Json &e, const char *tensorKey, const char *valueKey) {
+        DiffSide s;
+        if (e.contains(tensorKey)) {
+            s.tensor = 0;
+            s.dtype = e[tensorKey]["dtype"].get<std::string>();
+            s.shape = e[tensorKey]["shape"].get<std::vector<std::int64_t>>();
+            return sideText(s);
+        }
+        if (e.contains(valueKey)) {
+            s.value = e[valueKey].get<std::string>();
+            return sideText(s);
+        }
+        return sideText(std::nullopt);
+    };
+    for (const Json &e : report["entries"]) {
+        const auto num = [&](const char *k) { return e.contains(k) ? numberText(e[k]) : std::string("-"); };
+        rows.push_back({e["status"].get<std::string>(), e["path"].get<std::string>(), side(e, "a", "value_a"),
+                        side(e, "b", "value_b"), num("max_abs_diff"), num("mean_abs_diff"), num("rel_l2"),
+                        num("cosine")});
+        if (e.contains("error"))
+            rows.back().back() += "  (" + e["error"].get<std::string>() + ")";
+    }
+    std::string out = textTable(rows, {false, false, false, false, true, true, true, true});
+    const Json &s = report["summary"];
+    out += std::to_string(s["same"].get<std::uint64_t>()) + " same, " + std::to_string(s["changed"].get<std::uint64_t>())
+           + " changed, " + std::to_string(s["added"].get<std::uint64_t>()) + " added, "
+           + std::to_string(s["removed"].get<std::uint64_t>()) + " removed, "
+           + std::to_string(s["shape"].get<std::uint64_t>()) + " shape, " + std::to_string(s["dtype"].get<std::uint64_t>())
+           + " dtype";
+    if (s.contains("unknown"))
+        out += ", " + std::to_string(s["unknown"].get<std::uint64_t>()) + " unknown";
+    out += '\n';
+    if (report.contains("strip_prefix")) {
+        for (const char *k : {"a", "b"}) {
+            const std::string p = report["strip_prefix"][k].get<std::string>();
+            if (!p.empty())
+                out += "prefix '" + p + "' stripped from the keys of " + report[k].get<std::string>() + '\n';
+        }
+    }
+    return out;
+}
+
+} // namespace ckpt

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include "difffilterproxymodel.h"
+
+#include "diffmodel.h"
+
+namespace ckpt {
+
+DiffFilterProxyModel::DiffFilterProxyModel(QObject *parent)
+    : TensorFilterProxyModel(parent)
+{
+    // Rows below a matching module are accepted here (not by auto-accept, which would let
+    // `same` rows through "only differences").
+    setAutoAcceptChildRows(false);
+    setShapeColumn(-1);
+}
+
+void DiffFilterProxyModel::setOnlyDifferences(bool only)
+{
+    if (only == m_onlyDifferences)
+        return;
+    m_onlyDifferences = only;
+    invalidateRowsFilter();
+}
+
+bool DiffFilterProxyModel::filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const
+{
+    const QModelIndex idx = sourceModel()->index(sourceRow, 0, sourceParent);
+    if (m_onlyDifferences) {
+        // Leaves decide; a module is shown through recursive filtering when a row below it is.
+        if (sourceModel()->hasChildren(idx) || !idx.data(DiffersRole).toBool())
+            return false;
+    }
+    if (filterText().isEmpty())
+        return true;
+    for (QModelIndex at = idx; at.isValid(); at = at.parent())
+        if (TensorFilterProxyModel::filterAcceptsRow(at.row(), at.parent()))
+            return true;
+    return false;
+}
+
+} // namespace ckpt
