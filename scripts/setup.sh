@@ -9,6 +9,10 @@ packages=(
   libqcustomplot-dev nlohmann-json3-dev zlib1g-dev
   xvfb xauth
 )
+# Fuzzing (scripts/fuzz.sh, docs/FUZZING.md): Clang 14 with its libFuzzer and sanitizer runtimes.
+packages+=(clang-14 libclang-rt-14-dev)
+# Benchmarks (scripts/bench.sh, CKPT_BUILD_BENCH): Google Benchmark.
+packages+=(libbenchmark-dev)
 # torch is used only by tests and benchmarks (expected values, the oracle); never at run time.
 if [[ "${CKPT_WITH_TORCH:-1}" == 1 ]]; then
   packages+=(python3 python3-torch python3-numpy)

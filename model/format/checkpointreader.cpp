@@ -31,7 +31,11 @@ std::string_view formatName(ContainerFormat f) noexcept
 
 std::string TensorPath::path() const
 {
+    std::size_t length = keys.empty() ? 0 : keys.size() - 1;
+    for (const std::string &k : keys)
+        length += k.size();
     std::string out;
+    out.reserve(length);
     for (std::size_t i = 0; i < keys.size(); ++i) {
         if (i)
             out += '/';
@@ -229,7 +233,11 @@ private:
                               relPrefix + "data.pkl");
         }
 
+        // Every storage is a record: the entry count bounds both tables (no rehash, no moves of
+        // StorageInfo while 100,000 storages are added).
         std::unordered_map<std::string, int> byRecord;
+        byRecord.reserve(zip.entries().size());
+        m_d.storages.reserve(zip.entries().size());
         auto resolverFor = [&](const std::string &folder) -> StorageResolver {
             return [&, folder](const std::string &key, DType dtype, std::uint64_t numel,
                                const std::string &location, std::uint64_t offset) -> int {
@@ -293,7 +301,25 @@ private:
                               "pickle of " + std::to_string(entry.uncompressedSize) + " bytes exceeds the limit of "
                                   + std::to_string(m_limits.maxPickleBytes),
                               entry.name, entry.localHeaderOffset);
+        chargeInflation(entry);
         return zip.read(entry, m_limits.maxPickleBytes);
+    }
+
+    /// Issue 6: a file of under 1 MB must not make us allocate hundreds of MB. Deflate packs
+    /// zeros about 1000:1, so every deflated record is charged against one budget for the whole
+    /// file: 64 times its size, at least 128 MiB. Real records stay far below (pickles and
+    /// weights compress a few times); a decompression bomb is refused before it is inflated.
+    void chargeInflation(const ZipEntry &entry)
+    {
+        if (entry.method == 0)
+            return;
+        const std::uint64_t budget = std::max<std::uint64_t>(128ull << 20, m_file.size >= (1ull << 57) ? ~0ull : m_file.size * 64);
+        if (entry.uncompressedSize > budget - std::min(budget, m_inflated))
+            throw FormatError(Kind::LimitExceeded,
+                              "deflated records would inflate to more than " + std::to_string(budget)
+                                  + " bytes, 64 times the file's size (a decompression bomb?)",
+                              shownName(entry.name), entry.dataOffset);
+        m_inflated += entry.uncompressedSize;
     }
 
     void attachZipRecord(const ZipReader &zip, StorageInfo &s)
@@ -319,6 +345,7 @@ private:
             // Hand re-zipped checkpoints may deflate data records; they cannot be mapped, so
             // they are inflated here (the only case where opening reads tensor bytes).
             try {
+                chargeInflation(*e);
                 s.bytes = zip.read(*e, m_limits.maxInflated);
             } catch (const FormatError &err) {
                 s.problem = err.what();
@@ -743,6 +770,7 @@ private:
     ByteView m_file;
     PickleUnpickler m_unpickler;
     bool m_warnedDeflate = false;
+    std::uint64_t m_inflated = 0; ///< bytes charged by chargeInflation()
 };
 
 } // namespace
@@ -764,6 +792,14 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path, co
         data->files.push_back(mapped);
         Reader reader(*data, limits, progress);
         reader.readGuarded(mapped->bytes(), path, true);
+        // Issue 6: a file truncated or rewritten while it was read gives meaningless results
+        // (and whatever error they caused is not the file's fault): say so instead.
+        for (const auto &f : data->files)
+            if (f->changedOnDisk()) {
+                data->error = ReadError{FormatError::Kind::Io, kFileChangedMessage,
+                                        f == mapped ? std::string() : f->path(), FormatError::kNoOffset, false};
+                break;
+            }
     } catch (...) {
         if (!data)
             return nullptr;

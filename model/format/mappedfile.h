@@ -3,15 +3,33 @@
 
 #include "bytes.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 namespace ckpt::format {
 
+/// The message of the FormatError(Io) thrown when a mapped file changed while it was read.
+inline constexpr const char *kFileChangedMessage =
+    "the file changed on disk while it was being read; reload it";
+
 /// A whole file mapped read-only (PROT_READ; the file is opened O_RDONLY, so nothing can ever
 /// be written to it). Tensor bytes are read lazily through this map: opening a checkpoint only
 /// touches the pages of the container directory and the pickle.
 /// Thread-safe for concurrent reads once constructed.
+///
+/// Files that change underneath (issue 6): a training run may truncate or rewrite the file
+/// while it is mapped. Reading a mapped page that now lies past the end of the file raises
+/// SIGBUS, which would kill the process from whichever thread touched it (statistics workers,
+/// slices, diffs, inflation). The first MappedFile::open() installs one process-wide SIGBUS
+/// handler; for a fault inside a live mapping of ours it maps anonymous zero pages over the
+/// rest of that mapping (so the faulting read, and every later one, returns zeros instead of
+/// faulting again) and marks the mapping as changed. Faults anywhere else go to the handler
+/// that was installed before ours (or kill the process as SIGBUS would have). Because the
+/// bytes read after a change are meaningless, every pass over mapped bytes must end with
+/// changedOnDisk() / throwIfChanged(): that also catches rewrites that do not shrink the file
+/// (size or modification time of the open descriptor differ from when it was mapped). A file
+/// replaced by rename keeps its old inode mapped and its bytes stay consistent.
 class MappedFile
 {
 public:
@@ -26,11 +44,29 @@ public:
     ByteView bytes() const noexcept { return {m_data, m_size}; }
     std::uint64_t size() const noexcept { return m_size; }
 
+    /// True when a read hit a page past the (new) end of the file, or when the open file's size
+    /// or modification time differ from when it was mapped: bytes read from this map may be
+    /// wrong. Cheap (one fstat); safe from any thread.
+    bool changedOnDisk() const noexcept;
+    /// Throws FormatError(Io, kFileChangedMessage) when changedOnDisk().
+    void throwIfChanged() const;
+    /// The same for whichever live MappedFile `bytes` points into; nothing when it points into
+    /// ordinary memory (inflated records, in-memory buffers). For code that only holds a view.
+    static void throwIfChanged(ByteView bytes);
+    static bool changedOnDisk(ByteView bytes) noexcept;
+
+    /// Mappings that were read past the end of their file since the process started (tests).
+    static std::uint64_t faultCount() noexcept;
+
 private:
     MappedFile() = default;
     std::string m_path;
     const std::uint8_t *m_data = nullptr;
     std::uint64_t m_size = 0;
+    std::size_t m_mapLength = 0;
+    int m_fd = -1;                  ///< kept open to compare size and mtime later (fstat)
+    std::int64_t m_mtimeNs = 0;
+    int m_slot = -1;                ///< registry slot of the SIGBUS handler, -1 if none
 };
 
 } // namespace ckpt::format

@@ -86,6 +86,14 @@ std::string validateExtent(const TensorInfo &t, std::uint64_t storageElements)
         if (t.shape[i] == 0)
             return {}; // empty tensor touches nothing
     }
+    // Issue 6: an element count that overflows int64 (as torch counts) is no real tensor, even
+    // when zero strides make it fit its storage; walking it would never end.
+    U128 elements = 1;
+    for (std::size_t i = 0; i < t.shape.size(); ++i) {
+        elements *= static_cast<std::uint64_t>(t.shape[i]);
+        if (elements > static_cast<U128>(std::numeric_limits<std::int64_t>::max()))
+            return "the shape has more than 2^63 - 1 elements";
+    }
     for (std::size_t i = 0; i < t.shape.size(); ++i)
         last += static_cast<U128>(t.shape[i] - 1) * static_cast<std::uint64_t>(t.stride[i]);
     const auto &info = dtypeInfo(t.dtype);

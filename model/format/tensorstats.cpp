@@ -2,6 +2,7 @@
 #include "tensorstats.h"
 
 #include "formaterror.h"
+#include "mappedfile.h"
 
 #include <algorithm>
 #include <atomic>
@@ -682,7 +683,7 @@ constexpr std::uint64_t kPatternMinElements = 1 << 18;
 
 } // namespace
 
-TensorStats computeStats(const StridedView &view, const StatsOptions &options)
+static TensorStats computeStatsOfView(const StridedView &view, const StatsOptions &options)
 {
     if (!isDecodable(view.dtype))
         throw FormatError(FormatError::Kind::Unsupported,
@@ -842,6 +843,15 @@ TensorStats computeStats(const StridedView &view, const StatsOptions &options)
         }
     }
     runner.finish();
+    return stats;
+}
+
+TensorStats computeStats(const StridedView &view, const StatsOptions &options)
+{
+    TensorStats stats = computeStatsOfView(view, options);
+    // Issue 6: values read from a file that was truncated or rewritten meanwhile are meaningless
+    // (pages past its new end read as zeros, see MappedFile).
+    MappedFile::throwIfChanged(view.storage);
     return stats;
 }
 

@@ -50,6 +50,7 @@ struct StatsOptions
 /// number of threads. Throws FormatError(Cancelled) when the progress callback returns false,
 /// FormatError(Unsupported) for a dtype that is not decodable, FormatError(LimitExceeded) for
 /// more than 2^24 bins; an exception thrown in a worker (e.g. by the callback) is rethrown here.
+/// FormatError(Io, kFileChangedMessage) when the view's file changed on disk during the pass.
 /// The caller has validated the extent of the view.
 TensorStats computeStats(const StridedView &view, const StatsOptions &options = {});
 

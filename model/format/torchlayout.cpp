@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "torchlayout.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace ckpt::format {
@@ -105,6 +106,7 @@ public:
         // Nodes are created in pickle order, so arguments are interpreted before the calls
         // that use them; convert() still handles the odd forward reference itself.
         const std::size_t end = m_data.graph.size();
+        m_nodes.reserve(end > firstNode ? end - firstNode : 0);
         for (std::size_t i = firstNode; i < end; ++i)
             m_nodes.push_back(nodeAt(i));
         for (Value *v : m_nodes)
@@ -130,10 +132,11 @@ private:
         }
         if (v->kind != ValueKind::Object || !v->cls || v->cls->kind != ValueKind::Global)
             return;
-        if (!m_converting.insert(v).second)
+        if (std::find(m_converting.begin(), m_converting.end(), v) != m_converting.end())
             return; // already in progress (cycle through arguments)
+        m_converting.push_back(v);
         convertCall(v);
-        m_converting.erase(v);
+        m_converting.pop_back();
     }
 
     void convertPersistentId(Value *v)
@@ -652,7 +655,9 @@ private:
     const PlainIdResolver &m_plainId;
     std::string m_pickle;
     std::vector<Value *> m_nodes;
-    std::unordered_set<Value *> m_converting;
+    /// Calls being converted, innermost last: a short stack (forward references only), so a
+    /// scan beats a hash set that allocates a node for each of the 100,000s of calls.
+    std::vector<Value *> m_converting;
 };
 
 } // namespace
@@ -742,8 +747,17 @@ std::vector<std::pair<std::string, Value *>> walkChildren(const Value *v)
 }
 
 constexpr std::uint64_t kMaxWalkVisits = 20'000'000;
+// Issue 6: keys held by all listed paths together. A memo "bomb" (each level holding the one
+// below twice) reaches a tensor through 2^n paths of n keys each: capped, the listing stays
+// within ~128 MB. Real checkpoints hold a few million keys at most.
+constexpr std::uint64_t kMaxPathKeys = 4'000'000;
 
 } // namespace
+
+std::vector<std::pair<std::string, Value *>> pathChildren(const Value *v)
+{
+    return walkChildren(v);
+}
 
 void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std::string> &prefix,
                         std::uint32_t maxDepth)
@@ -760,6 +774,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
     stack.push_back({root, walkChildren(root)});
     onPath.insert(root);
     std::uint64_t visits = 0;
+    std::uint64_t pathKeys = 0;
     bool depthWarned = false;
     while (!stack.empty()) {
         WalkFrame &top = stack.back();
@@ -780,6 +795,13 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             return;
         }
         if (child->kind == ValueKind::Tensor) {
+            pathKeys += keys.size() + 1;
+            if (pathKeys > kMaxPathKeys) {
+                data.warnings.push_back({"the listing stopped after " + std::to_string(data.paths.size())
+                                             + " tensor paths (the same tensors are reachable through very many paths)",
+                                         {}, FormatError::kNoOffset});
+                return;
+            }
             keys.push_back(key);
             data.paths.push_back({keys, static_cast<int>(child->integer)});
             keys.pop_back();

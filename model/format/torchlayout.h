@@ -39,6 +39,11 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
 /// The key text of a dict key as a path component: str keys as they are, others as repr.
 std::string pathKey(const Value *key);
 
+/// The children a path walk descends into, with their path keys (PRODUCT.md 4 "Paths"): dict
+/// items, list/tuple elements, an object's attributes. The rule collectTensorPaths() uses; for
+/// walks that also want the plain values (the diff engine).
+std::vector<std::pair<std::string, Value *>> pathChildren(const Value *v);
+
 /// Storage type global -> dtype (`torch FloatStorage`, `torch.cuda HalfStorage`,
 /// `torch.storage UntypedStorage` -> UInt8).
 std::optional<DType> storageTypeDType(const Value *global);

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+// libFuzzer harness: the non-executing pickle machine (PickleUnpickler) alone.
+// Built with -DCKPT_FUZZ=ON (Clang); run through scripts/fuzz.sh (docs/FUZZING.md).
+
+#include "fuzzsupport.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
+{
+    ckpt::fuzz::runPickle(ckpt::fuzz::viewOf(data, size));
+    return 0;
+}
