@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "sliceheatmapjob.h"
 
-#include "jobsupport.h"
-
 #include "displayformat.h"
+#include "jobsupport.h"
+#include "mappedfile.h"
 
 #include <QPromise>
 #include <QtConcurrent/QtConcurrentRun>
@@ -70,6 +70,8 @@ HeatmapGrid SliceHeatmapJob::compute(const CheckpointPtr &data, int tensor, cons
                 }
             }
         }
+        // Values read after the file was truncated or rewritten are meaningless (issue 6).
+        format::MappedFile::throwIfChanged(tv.view->storage);
     } catch (const std::exception &e) {
         grid.error = qs(e.what());
         return grid;

@@ -31,6 +31,7 @@ void TensorHealthScanJob::start(CheckpointPtr data)
     m_running = true;
     m_checked = 0;
     m_flagged = 0;
+    m_failed = 0;
     retireWatcher(m_watcher, this);
     m_watcher = std::make_unique<QFutureWatcher<TensorHealthResult>>();
     auto *watcher = m_watcher.get();
@@ -43,6 +44,10 @@ void TensorHealthScanJob::start(CheckpointPtr data)
             return;
         for (int i = first; i < end; ++i) {
             const TensorHealthResult r = watcher->resultAt(i);
+            if (r.failed) {
+                ++m_failed;
+                continue;
+            }
             ++m_checked;
             if (r.flags & (HealthNaN | HealthInf | HealthAllZero))
                 ++m_flagged;
@@ -78,21 +83,28 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                     format::StatsOptions options;
                     options.bins = 1;
                     const std::uint64_t base = done;
-                    options.progress = [&promise, base, total](std::uint64_t d, std::uint64_t) {
-                        promise.setProgressValue(static_cast<int>((base + d) * 1000 / total));
+                    // computeStats reports two visits per element (its `of`): scale by this tensor's
+                    // share of all elements; in double, 1000 * 2^60 would overflow.
+                    options.progress = [&promise, base, n, total](std::uint64_t d, std::uint64_t of) {
+                        const double part = of ? static_cast<double>(d) / static_cast<double>(of) : 1.0;
+                        const double at = static_cast<double>(base) + part * static_cast<double>(n);
+                        promise.setProgressValue(static_cast<int>(at * 1000.0 / static_cast<double>(total)));
                         return !promise.isCanceled();
                     };
                     try {
                         const format::TensorStats s = format::computeStats(*tv.view, options);
-                        promise.addResult(TensorHealthResult{static_cast<int>(i), healthFlags(s)});
+                        promise.addResult(TensorHealthResult{static_cast<int>(i), healthFlags(s), false});
                     } catch (const std::exception &) {
                         if (promise.isCanceled())
                             return;
+                        promise.addResult(TensorHealthResult{static_cast<int>(i), 0, true});
                     }
+                } else {
+                    promise.addResult(TensorHealthResult{static_cast<int>(i), 0, true});
                 }
             }
             done += n;
-            promise.setProgressValue(static_cast<int>(done * 1000 / total));
+            promise.setProgressValue(static_cast<int>(static_cast<double>(done) * 1000.0 / static_cast<double>(total)));
         }
     }));
 }

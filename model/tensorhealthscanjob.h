@@ -15,11 +15,13 @@ struct TensorHealthResult
 {
     int tensor = -1;
     int flags = 0;
+    bool failed = false; ///< its bytes could not be read (damaged record, file changed on disk)
 };
 
 /// Checks every tensor of a checkpoint for NaN, ±Inf and all-zero values off the UI thread,
 /// reporting each tensor as soon as it is done (progress 0–1000 by elements, cancellable).
-/// Tensors without readable data are skipped. Thread affinity: the GUI thread.
+/// Tensors of dtypes without statistics are skipped; tensors whose bytes cannot be read are
+/// counted (failedCount()) and reported with flags 0. Thread affinity: the GUI thread.
 class TensorHealthScanJob : public QObject
 {
     Q_OBJECT
@@ -30,6 +32,8 @@ public:
     void start(CheckpointPtr data);
     void cancel();
     bool isRunning() const { return m_running; }
+    /// Tensors of the last scan whose bytes could not be read.
+    int failedCount() const { return m_failed; }
 
 signals:
     void progressChanged(int permille);
@@ -43,6 +47,7 @@ private:
     bool m_running = false;
     int m_checked = 0;
     int m_flagged = 0;
+    int m_failed = 0;
     std::unique_ptr<QFutureWatcher<TensorHealthResult>> m_watcher;
 };
 

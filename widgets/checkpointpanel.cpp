@@ -300,10 +300,13 @@ void CheckpointPanel::setShowFlaggedOnly(bool flaggedOnly)
 void CheckpointPanel::onScanFinished(int checked, int flagged)
 {
     m_loadingRow->hide();
-    emit message(tr("Checked %1 tensors: %2 with NaN or ±Inf, %3 all zeros")
-                     .arg(checked)
-                     .arg(m_scanNonFinite)
-                     .arg(m_scanZero));
+    QString text = tr("Checked %1 tensors: %2 with NaN or ±Inf, %3 all zeros")
+                       .arg(checked)
+                       .arg(m_scanNonFinite)
+                       .arg(m_scanZero);
+    if (const int failed = m_scan->failedCount())
+        text += tr("; %n could not be read", nullptr, failed);
+    emit message(text);
     if (flagged > 0 && (m_errorBar->isHidden() || m_errorBar->type() == MessageBar::Type::Info)) {
         QStringList parts;
         if (m_scanNonFinite)

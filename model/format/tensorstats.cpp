@@ -40,6 +40,7 @@ constexpr std::uint64_t kMinChunk = 32 * kBlock;     // elements per work item
 constexpr std::uint64_t kMaxChunks = 1 << 16;        // bounds the per-chunk partial results
 constexpr int kMaxBins = 1 << 24;
 constexpr std::uint64_t kProgressBytes = 4u << 20;   // report at most every 4 MiB
+constexpr std::uint64_t kStepElements = 32 * kBlock;  // within a chunk, check for cancel this often
 
 // Neumaier-compensated sum; falls back to the plain sum once it is not finite.
 struct CompensatedSum
@@ -590,6 +591,15 @@ public:
         report();
     }
 
+    // Called by workers inside a chunk every kStepElements elements: reports `n` more visits
+    // and says whether to go on. Chunks grow with the tensor (at most kMaxChunks of them), so a
+    // chunk of a 2^40-element view is long: cancel must not wait for its end.
+    bool step(std::uint64_t n)
+    {
+        advance(n);
+        return !m_stop.load(std::memory_order_relaxed);
+    }
+
     // Final report from the calling thread.
     void finish()
     {
@@ -714,8 +724,12 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
         runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
             const std::uint64_t begin = c * chunk;
             const std::uint64_t end = std::min(n, begin + chunk);
-            decoder.countPatterns(begin, end - begin, tables[worker].data());
-            runner.advance(2 * (end - begin));
+            for (std::uint64_t b = begin; b < end; b += kStepElements) {
+                const std::uint64_t len = std::min(kStepElements, end - b);
+                decoder.countPatterns(b, len, tables[worker].data());
+                if (!runner.step(2 * len))
+                    return;
+            }
         });
         std::vector<std::uint64_t> &table = tables[0];
         for (unsigned w = 1; w < threads; ++w)
@@ -795,17 +809,23 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
         Partial p;
         const std::uint64_t begin = c * chunk;
         const std::uint64_t end = std::min(n, begin + chunk);
+        std::uint64_t sinceStep = 0;
         for (std::uint64_t b = begin; b < end; b += kBlock) {
             const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
             decoder.decode(b, len, buf, true);
             accumulateBlock(p, buf, len);
             if (rule)
                 hists[worker].add(*rule, buf, len);
+            if ((sinceStep += len) >= kStepElements) {
+                if (!runner.step((fixedRange ? 2 : 1) * sinceStep))
+                    return;
+                sinceStep = 0;
+            }
         }
         if (rule)
             hists[worker].flushPairs();
         partials[c] = p;
-        runner.advance((fixedRange ? 2 : 1) * (end - begin));
+        runner.advance((fixedRange ? 2 : 1) * sinceStep);
     });
     Partial all;
     for (const Partial &p : partials)
@@ -823,13 +843,19 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
                     double *buf = buffers[worker].data();
                     const std::uint64_t begin = c * chunk;
                     const std::uint64_t end = std::min(n, begin + chunk);
+                    std::uint64_t sinceStep = 0;
                     for (std::uint64_t b = begin; b < end; b += kBlock) {
                         const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
                         decoder.decode(b, len, buf, true);
                         hists[worker].add(*rule, buf, len);
+                        if ((sinceStep += len) >= kStepElements) {
+                            if (!runner.step(sinceStep))
+                                return;
+                            sinceStep = 0;
+                        }
                     }
                     hists[worker].flushPairs();
-                    runner.advance(end - begin);
+                    runner.advance(sinceStep);
                 });
             }
         }
@@ -846,9 +872,51 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
     return stats;
 }
 
+namespace {
+
+/// Statistics of a view with broadcast dimensions (stride 0, as `expand` makes) are those of the
+/// view without them, each element counted k times (k = the product of those dimensions): a
+/// 1-element storage expanded to 2^40 elements is summarised in one step instead of a loop over
+/// 2^40 copies of one value (issue 6: a few bytes must not buy hours of work). Counts and the
+/// histogram scale by k, mean/min/max stay, l2 scales by sqrt(k), and the sum of squared
+/// deviations by k (std = sqrt(k M2 / (k n - 1))). A quantisation axis is never collapsed: its
+/// scales differ along it even with stride 0.
+TensorStats statsOfBroadcast(const StridedView &view, const StatsOptions &options)
+{
+    StridedView reduced = view;
+    std::uint64_t k = 1;
+    for (std::size_t d = 0; d < view.shape.size() && d < view.stride.size(); ++d) {
+        if (view.stride[d] == 0 && view.shape[d] > 1 && static_cast<std::int64_t>(d) != view.quantAxis) {
+            k *= static_cast<std::uint64_t>(view.shape[d]); // numel <= 2^63 - 1 was validated
+            reduced.shape[d] = 1;
+        }
+    }
+    if (k == 1)
+        return computeStatsOfView(view, options);
+    TensorStats r = computeStatsOfView(reduced, options);
+    const std::uint64_t reducedFinite = r.finite;
+    r.numel *= k;
+    r.finite *= k;
+    r.nan *= k;
+    r.posinf *= k;
+    r.neginf *= k;
+    r.zeros *= k;
+    for (auto &c : r.hist)
+        c *= k;
+    if (r.l2)
+        r.l2 = *r.l2 * std::sqrt(static_cast<double>(k));
+    if (r.finite > 1) {
+        const double m2 = r.std ? *r.std * *r.std * static_cast<double>(reducedFinite - 1) : 0.0;
+        r.std = std::sqrt(static_cast<double>(k) * m2 / static_cast<double>(r.finite - 1));
+    }
+    return r;
+}
+
+} // namespace
+
 TensorStats computeStats(const StridedView &view, const StatsOptions &options)
 {
-    TensorStats stats = computeStatsOfView(view, options);
+    TensorStats stats = statsOfBroadcast(view, options);
     // Issue 6: values read from a file that was truncated or rewritten meanwhile are meaningless
     // (pages past its new end read as zeros, see MappedFile).
     MappedFile::throwIfChanged(view.storage);
