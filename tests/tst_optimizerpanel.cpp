@@ -10,6 +10,7 @@
 #include "checkpointtreeview.h"
 #include "guitestutils.h"
 #include "modelroles.h"
+#include "modulepanel.h"
 #include "optimizerpanel.h"
 #include "optimizerparamsmodel.h"
 #include "paramgroupsmodel.h"
@@ -275,6 +276,9 @@ void TestOptimizerPanel::wholeModuleByDottedName()
     QCOMPARE(panel.treeView()->currentIndex().data(Qt::DisplayRole).toString(), QStringLiteral("1"));
     QCOMPARE(panel.currentPath(), QStringLiteral("_modules/features/_modules/1"));
     QVERIFY(panel.details()->currentWidget() != panel.tensorDetails());
+    // The module's heading is the name users know, the raw path is in its tooltip.
+    QCOMPARE(panel.modulePanel()->titleLabel()->text(), QStringLiteral("features/1"));
+    QVERIFY(panel.modulePanel()->titleLabel()->toolTip().contains(QStringLiteral("_modules/features/_modules/1")));
     QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 20000);
 }
 

@@ -170,8 +170,18 @@ void ModulePanel::setNode(std::shared_ptr<const CheckpointTree> tree, const Tree
         return;
     }
     const QString path = node->path();
-    m_title->setText(path.isEmpty() ? node->name : path);
-    m_title->setToolTip(node->treePath() != path ? tr("Tree path: %1").arg(node->treePath()) : QString());
+    // Inside a whole pickled nn.Module the raw path (`_modules/features/_modules/0`) is not what
+    // users call the module: title it by its tree path (`features/0`), raw path in the tooltip.
+    bool folded = false;
+    for (const TreeNode *n = node; n && !folded; n = n->parent)
+        folded = !n->rawPrefix.isEmpty();
+    if (folded) {
+        m_title->setText(node->treePath());
+        m_title->setToolTip(tr("Path in the file: %1").arg(path));
+    } else {
+        m_title->setText(path.isEmpty() ? node->name : path);
+        m_title->setToolTip(node->treePath() != path ? tr("Tree path: %1").arg(node->treePath()) : QString());
+    }
     m_histogram->setExportName(path.isEmpty() ? QStringLiteral("module") : path + QStringLiteral("_weights"));
 
     const auto &cp = *m_tree->data();

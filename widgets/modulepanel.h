@@ -25,6 +25,8 @@ class ModulePanel : public QWidget
 {
     Q_OBJECT
 public:
+    /// The heading above the module's summary (tests).
+    QLabel *titleLabel() const { return m_title; }
     /// Aggregate histograms of more elements than this wait for a click.
     static constexpr std::uint64_t kAutoHistogramElements = 50'000'000;
 
