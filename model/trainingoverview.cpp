@@ -8,6 +8,7 @@
 #include <QHash>
 #include <QObject>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -216,6 +217,67 @@ OptimizerInfo optimizerInfo(const format::CheckpointData &data, const OptimizerM
                 stateKeys << e.key;
     info.typeHint = optimizerTypeHint(groupKeys, stateKeys);
     return info;
+}
+
+/// What kind of random-number-generator state `v` is (FORMAT.md 5.3), or empty: the torch CPU
+/// generator (`torch.get_rng_state()`: a uint8 tensor of 5,056 bytes), CUDA generators (uint8
+/// tensors of 16 bytes, or a list of them, one per device), NumPy's legacy RandomState
+/// (`('MT19937', keys, pos, has_gauss, cached)`), a NumPy Generator's bit-generator state
+/// (`{'bit_generator': 'PCG64', 'state': ...}`) and Python's `random.getstate()`
+/// (`(3, <625 ints>, None)`). Recognised by structure, whatever the key is called.
+QString rngKind(const format::CheckpointData &data, const Value *v, const QString &key)
+{
+    if (!v)
+        return {};
+    auto isGeneratorTensor = [&](const Value *t, std::int64_t bytes) {
+        const format::TensorInfo *info = tensorOf(data, t);
+        return info && info->dtype == format::DType::UInt8 && info->shape.size() == 1 && info->shape[0] == bytes;
+    };
+    const bool cudaKey = key.contains(QStringLiteral("cuda"), Qt::CaseInsensitive);
+    if (isGeneratorTensor(v, 5056))
+        return QObject::tr("torch CPU generator (Mersenne Twister, 5,056-byte state)");
+    if (cudaKey && isGeneratorTensor(v, 16))
+        return QObject::tr("torch CUDA generator (seed and offset)");
+    if (v->kind == ValueKind::List && cudaKey && !v->items.empty()
+        && std::all_of(v->items.begin(), v->items.end(), [&](const Value *t) { return isGeneratorTensor(t, 16); }))
+        return QObject::tr("torch CUDA generators, %n device(s)", nullptr, static_cast<int>(v->items.size()));
+    if (v->kind == ValueKind::Tuple && v->items.size() == 5 && v->items[0] && v->items[0]->kind == ValueKind::Str
+        && v->items[0]->text == "MT19937")
+        return QObject::tr("NumPy RandomState (MT19937)");
+    if (v->kind == ValueKind::Tuple && v->items.size() == 3 && v->items[0] && v->items[0]->kind == ValueKind::Int
+        && v->items[1] && v->items[1]->kind == ValueKind::Tuple && v->items[1]->items.size() == 625)
+        return QObject::tr("Python random (Mersenne Twister, version %1)").arg(v->items[0]->integer);
+    if (v->kind == ValueKind::Dict) {
+        for (std::size_t i = 0; i < v->dictSize(); ++i) {
+            const Value *k = v->dictKey(i);
+            const Value *b = v->dictValue(i);
+            if (k && k->kind == ValueKind::Str && k->text == "bit_generator" && b && b->kind == ValueKind::Str)
+                return QObject::tr("NumPy Generator (%1)").arg(qs(b->text));
+        }
+    }
+    return {};
+}
+
+/// RNG states in the top-level dict and in dicts up to two levels below it (`rng_states`,
+/// Lightning callbacks' state), in stored order.
+void findRngStates(const format::CheckpointData &data, const Value *dict, const QString &at, int depth,
+                   TrainingSection &section)
+{
+    if (!dict || dict->kind != ValueKind::Dict || depth > 2)
+        return;
+    for (std::size_t i = 0; i < dict->dictSize(); ++i) {
+        const Value *k = dict->dictKey(i);
+        const Value *v = dict->dictValue(i);
+        if (!k || !v || k->kind != ValueKind::Str)
+            continue;
+        const QString key = qs(k->text);
+        const QString p = joinPath(at, key);
+        const QString kind = rngKind(data, v, key);
+        if (!kind.isEmpty())
+            section.facts.push_back({key, kind, p, -1, QObject::tr("Random number generator state at %1").arg(p)});
+        else if (v->kind == ValueKind::Dict)
+            findRngStates(data, v, p, depth + 1, section);
+    }
 }
 
 } // namespace
@@ -440,11 +502,17 @@ std::shared_ptr<const TrainingOverview> analyzeTraining(CheckpointPtr data)
     };
     findArgs(cp.root, QString(), 0);
 
+    TrainingSection rng;
+    rng.title = QObject::tr("Random number generators");
+    findRngStates(cp, cp.root, QString(), 0, rng);
+
     if (!progress.facts.empty())
         out->sections.push_back(std::move(progress));
     for (auto *list : {&optimizers, &schedulers, &scalers, &arguments})
         for (auto &s : *list)
             out->sections.push_back(std::move(s));
+    if (!rng.facts.empty())
+        out->sections.push_back(std::move(rng));
     return out;
 }
 

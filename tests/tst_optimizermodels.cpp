@@ -284,6 +284,24 @@ void TestOptimizerModels::trainingSummary()
     QCOMPARE(value(QStringLiteral("Arguments hyper_parameters"), QStringLiteral("lr")).data().toString(),
              QStringLiteral("0.001"));
     QCOMPARE(value(QStringLiteral("Progress"), QStringLiteral("global_step")).data().toString(), QStringLiteral("2"));
+    const QString rng = QStringLiteral("Random number generators");
+    QVERIFY(!sections.contains(rng));
+
+    // RNG states, recognised by structure: training_ckpt.pt (make_fixtures.py) stores
+    // torch.get_rng_state(), np.random.get_state() and random.getstate(), and nothing else is one.
+    const CheckpointPtr training = read(test::fixturePath(QStringLiteral("training_ckpt.pt")));
+    model.setOverview(analyzeTraining(training));
+    sections.clear();
+    for (int s = 0; s < model.rowCount(); ++s)
+        sections.insert(model.index(s, 0).data().toString(), model.index(s, 0));
+    QVERIFY2(sections.contains(rng), qPrintable(test::dumpModel(&model, 2)));
+    QCOMPARE(model.rowCount(sections[rng]), 3);
+    const QModelIndex torchRng = value(rng, QStringLiteral("torch_rng_state"));
+    QVERIFY(torchRng.data().toString().startsWith(QStringLiteral("torch CPU generator")));
+    QCOMPARE(torchRng.siblingAtColumn(0).data(PathRole).toString(), QStringLiteral("torch_rng_state"));
+    QVERIFY(value(rng, QStringLiteral("numpy_rng_state")).data().toString().startsWith(QStringLiteral("NumPy RandomState")));
+    QCOMPARE(value(rng, QStringLiteral("python_rng_state")).data().toString(),
+             QStringLiteral("Python random (Mersenne Twister, version 3)"));
 }
 
 void TestOptimizerModels::summaryJobStreamsAndCancels()
