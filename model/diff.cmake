@@ -1,4 +1,3 @@
 # Checkpoint comparison (issue 5): alignment, metrics and reports, used by `ckpt-inspect diff`
-# and the compare view. No Qt in it; it lives in ckpt_model next to the reports it extends.
-target_sources(ckpt_model PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/diffengine.h ${CMAKE_CURRENT_LIST_DIR}/diffengine.cpp)
+# and the compare view. No Qt in it; diffengine.* is in the Qt-free ckpt_report library
+# (model/CMakeLists.txt) next to the reports it extends, which ckpt_model links.

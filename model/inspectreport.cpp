@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -381,26 +383,109 @@ Json scanReport(const CheckpointData &data)
 
 std::string lsTable(const CheckpointData &data)
 {
-    std::vector<std::vector<std::string>> rows{{"PATH", "DTYPE", "SHAPE", "NUMEL", "SIZE"}};
-    rows.reserve(data.paths.size() + 1);
+    // 100,000-row listings: the cells of all rows go into one buffer (no per-row vectors, no
+    // per-cell strings), then the aligned table is written in place, as table() lays it out.
+    constexpr std::size_t kColumns = 5;
+    constexpr bool kRight[kColumns] = {false, false, false, true, true};
+    std::string cells;
+    cells.reserve(data.paths.size() * 64 + 64);
+    std::vector<std::size_t> ends; // end of each cell in `cells`, row after row
+    ends.reserve((data.paths.size() + 1) * kColumns);
+    std::size_t width[kColumns] = {};
+    auto endCell = [&](std::size_t column) {
+        const std::size_t start = ends.empty() ? 0 : ends.back();
+        width[column] = std::max(width[column], cells.size() - start);
+        ends.push_back(cells.size());
+    };
+    char digits[24];
+    auto appendNumber = [&](auto n) {
+        const auto r = std::to_chars(digits, digits + sizeof digits, n);
+        cells.append(digits, r.ptr);
+    };
+    constexpr const char *kHeaders[kColumns] = {"PATH", "DTYPE", "SHAPE", "NUMEL", "SIZE"};
+    for (std::size_t c = 0; c < kColumns; ++c) {
+        cells += kHeaders[c];
+        endCell(c);
+    }
     std::uint64_t bytes = 0;
     std::uint64_t elements = 0;
     std::vector<bool> seen(data.tensors.size(), false);
     for (const TensorPath &p : data.paths) {
         const TensorInfo &t = data.tensors[static_cast<std::size_t>(p.tensor)];
-        std::string dtype(dtypeName(t.dtype));
-        if (t.layout != Layout::Strided)
-            dtype += " (" + std::string(layoutName(t.layout)) + ")";
-        if (t.device != "cpu" && !t.device.empty())
-            dtype += " @" + t.device;
-        rows.push_back({p.path(), dtype, shapeText(t.shape), std::to_string(t.numel()), humanBytesText(t.nbytes())});
+        for (std::size_t i = 0; i < p.keys.size(); ++i) {
+            if (i)
+                cells += '/';
+            cells += p.keys[i];
+        }
+        endCell(0);
+        cells += dtypeName(t.dtype);
+        if (t.layout != Layout::Strided) {
+            cells += " (";
+            cells += layoutName(t.layout);
+            cells += ')';
+        }
+        if (t.device != "cpu" && !t.device.empty()) {
+            cells += " @";
+            cells += t.device;
+        }
+        endCell(1);
+        cells += '[';
+        for (std::size_t i = 0; i < t.shape.size(); ++i) {
+            if (i)
+                cells += ", ";
+            appendNumber(t.shape[i]);
+        }
+        cells += ']';
+        endCell(2);
+        const std::uint64_t numel = t.numel();
+        const std::uint64_t nbytes = t.nbytes();
+        appendNumber(numel);
+        endCell(3);
+        cells += humanBytesText(nbytes);
+        endCell(4);
         if (!seen[static_cast<std::size_t>(p.tensor)]) {
             seen[static_cast<std::size_t>(p.tensor)] = true;
-            bytes += t.nbytes();
-            elements += t.numel();
+            bytes += nbytes;
+            elements += numel;
         }
     }
-    std::string out = table(rows, {false, false, false, true, true});
+    std::size_t lineMax = 1;
+    for (std::size_t w : width)
+        lineMax += w + 2;
+    std::string out((data.paths.size() + 1) * lineMax, ' ');
+    char *const begin = out.data();
+    char *at = begin;
+    const char *cell = cells.data();
+    for (std::size_t row = 0; row < ends.size(); row += kColumns) {
+        char *const lineStart = at;
+        for (std::size_t c = 0; c < kColumns; ++c) {
+            const char *const cellEnd = cells.data() + ends[row + c];
+            const auto size = static_cast<std::size_t>(cellEnd - cell);
+            const std::size_t pad = width[c] - size;
+            if (c) {
+                std::memset(at, ' ', 2);
+                at += 2;
+            }
+            if (kRight[c]) {
+                std::memset(at, ' ', pad);
+                at += pad;
+                std::memcpy(at, cell, size);
+                at += size;
+            } else {
+                std::memcpy(at, cell, size);
+                at += size;
+                if (c + 1 != kColumns) {
+                    std::memset(at, ' ', pad);
+                    at += pad;
+                }
+            }
+            cell = cellEnd;
+        }
+        while (at > lineStart && at[-1] == ' ')
+            --at;
+        *at++ = '\n';
+    }
+    out.resize(static_cast<std::size_t>(at - begin));
     out += std::to_string(data.paths.size()) + " tensors, " + std::to_string(elements) + " elements, "
            + humanBytesText(bytes) + " (" + std::string(formatName(data.format)) + ")\n";
     for (const ReadWarning &w : data.warnings)
@@ -414,8 +499,12 @@ std::string statsTable(const Json &report)
         {"PATH", "DTYPE", "MIN", "MAX", "MEAN", "STD", "L2", "NAN", "INF", "ZEROS"}};
     for (const Json &e : report["stats"]) {
         if (e.contains("error") && e["finite"].is_null()) {
+            // Built with append: GCC 12 reports a false -Wrestrict on `"(" + std::string&&`.
+            std::string error = "(";
+            error += e["error"].get<std::string>();
+            error += ')';
             rows.push_back({e["path"].get<std::string>(), e["dtype"].get<std::string>(), "-", "-", "-", "-", "-",
-                            "-", "-", "(" + e["error"].get<std::string>() + ")"});
+                            "-", "-", std::move(error)});
             continue;
         }
         const auto inf = e["posinf"].get<std::uint64_t>() + e["neginf"].get<std::uint64_t>();

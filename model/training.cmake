@@ -1,6 +1,5 @@
-# Training-state recognition and optimizer id mapping (issue 4).
-target_sources(ckpt_model PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/trainingstate.h ${CMAKE_CURRENT_LIST_DIR}/trainingstate.cpp)
+# Training-state recognition and optimizer id mapping (issue 4): trainingstate.* is in the
+# Qt-free ckpt_report library (model/CMakeLists.txt), which ckpt_model links.
 # The GUI side of issue 4: training overview, optimizer tables, training summary, summary job.
 target_sources(ckpt_model PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/trainingoverview.h ${CMAKE_CURRENT_LIST_DIR}/trainingoverview.cpp

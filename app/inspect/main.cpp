@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: MIT
-// ckpt-inspect: the command-line companion (PRODUCT.md section 4). Links no QtWidgets.
+// ckpt-inspect: the command-line companion (PRODUCT.md section 4). Links no Qt at all: it runs on
+// headless training machines and must start in a few milliseconds, and loading Qt Core and ICU
+// (for QCoreApplication and QCommandLineParser only) cost more than listing a 4.4 GB checkpoint
+// (docs/BENCHMARKS.md, B1). parseArguments() therefore accepts exactly what QCommandLineParser
+// accepted here, with its error texts.
 
 #include "diffengine.h"
 #include "inspectreport.h"
 #include "trainingstate.h"
 
-#include <QCommandLineParser>
-#include <QCoreApplication>
-
+#include <cctype>
+#include <clocale>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace {
 
@@ -51,10 +58,170 @@ void printJson(const ckpt::Json &j)
     std::cout << ckpt::dumpJson(j) << '\n';
 }
 
-int usageError(const QString &message)
+int usageError(const std::string &message)
 {
-    std::cerr << "ckpt-inspect: " << message.toStdString() << "\n\n" << kUsage;
+    std::cerr << "ckpt-inspect: " << message << "\n\n" << kUsage;
     return kExitUnreadable;
+}
+
+enum class Opt { Json, Bins, Threads, StripPrefix, Help, Version };
+
+struct OptionSpec
+{
+    std::string_view name;
+    Opt opt;
+    bool takesValue;
+};
+
+constexpr OptionSpec kOptions[] = {
+    {"json", Opt::Json, false},
+    {"bins", Opt::Bins, true},
+    {"threads", Opt::Threads, true},
+    {"strip-prefix", Opt::StripPrefix, true},
+    {"h", Opt::Help, false},
+    {"help", Opt::Help, false},
+    {"v", Opt::Version, false},
+    {"version", Opt::Version, false},
+};
+
+struct Arguments
+{
+    std::vector<std::string> positional;
+    bool set[6] = {};                                   // indexed by Opt
+    std::string value[6] = {{}, "64", "0", {}, {}, {}}; // the last value given, else the default
+    bool isSet(Opt o) const { return set[static_cast<int>(o)]; }
+    const std::string &valueOf(Opt o) const { return value[static_cast<int>(o)]; }
+};
+
+const OptionSpec *findOption(std::string_view name)
+{
+    for (const OptionSpec &o : kOptions)
+        if (o.name == name)
+            return &o;
+    return nullptr;
+}
+
+// QCommandLineParser::parse() with options also after positional arguments and compacted short
+// options (-hv): "--" ends the options, "-" is positional, "--name=value" or "--name value",
+// parsing goes on after an error. Returns its errorText(), empty when the arguments are valid.
+std::string parseArguments(int argc, char **argv, Arguments &args)
+{
+    std::string errorText;
+    std::vector<std::string> unknown;
+    bool error = false;
+    bool forcePositional = false;
+    const auto registerFound = [&](std::string_view name) {
+        const OptionSpec *o = findOption(name);
+        if (o)
+            args.set[static_cast<int>(o->opt)] = true;
+        else
+            unknown.emplace_back(name);
+        return o;
+    };
+    // The value of option `name` found in argv[i]: after '=' in the argument or the next argument.
+    const auto parseValue = [&](std::string_view name, std::string_view argument, int &i) {
+        const OptionSpec *o = findOption(name);
+        if (!o)
+            return true;
+        const auto assign = argument.find('=');
+        if (o->takesValue) {
+            if (assign == std::string_view::npos) {
+                if (++i == argc) {
+                    errorText = "Missing value after '" + std::string(argument) + "'.";
+                    return false;
+                }
+                args.value[static_cast<int>(o->opt)] = argv[i];
+            } else {
+                args.value[static_cast<int>(o->opt)] = std::string(argument.substr(assign + 1));
+            }
+        } else if (assign != std::string_view::npos) {
+            errorText = "Unexpected value after '" + std::string(argument.substr(0, assign)) + "'.";
+            return false;
+        }
+        return true;
+    };
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view argument = argv[i];
+        if (forcePositional || argument.size() < 2 || argument[0] != '-') {
+            args.positional.emplace_back(argument);
+        } else if (argument[1] == '-') {
+            if (argument.size() == 2) {
+                forcePositional = true;
+                continue;
+            }
+            const std::string_view name = argument.substr(2, argument.find('=', 2) - 2);
+            if (!registerFound(name) || !parseValue(name, argument, i))
+                error = true;
+        } else {
+            // Compacted short options, one character (a UTF-8 sequence) each.
+            std::string_view name;
+            bool valueFound = false;
+            for (std::size_t pos = 1; pos < argument.size();) {
+                std::size_t end = pos + 1;
+                while (end < argument.size() && (static_cast<unsigned char>(argument[end]) & 0xC0) == 0x80)
+                    ++end;
+                name = argument.substr(pos, end - pos);
+                pos = end;
+                const OptionSpec *o = registerFound(name);
+                if (!o) {
+                    error = true;
+                    continue;
+                }
+                if (o->takesValue) {
+                    if (pos < argument.size()) {
+                        if (argument[pos] == '=')
+                            ++pos;
+                        args.value[static_cast<int>(o->opt)] = std::string(argument.substr(pos));
+                        valueFound = true;
+                    }
+                    break;
+                }
+                if (pos < argument.size() && argument[pos] == '=')
+                    break;
+            }
+            if (!valueFound && !parseValue(name, argument, i))
+                error = true;
+        }
+    }
+    if (!error)
+        return {};
+    if (!errorText.empty())
+        return errorText;
+    if (unknown.size() == 1)
+        return "Unknown option '" + unknown.front() + "'.";
+    std::string names;
+    for (const std::string &n : unknown)
+        names += (names.empty() ? "" : ", ") + n;
+    return "Unknown options: " + names + ".";
+}
+
+// QString::toInt(): optional surrounding white space and sign, decimal digits, within int.
+bool toInt(const std::string &text, int &out)
+{
+    std::size_t b = 0;
+    std::size_t e = text.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(text[b])))
+        ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1])))
+        --e;
+    const bool negative = b < e && text[b] == '-';
+    if (b < e && (text[b] == '-' || text[b] == '+'))
+        ++b;
+    if (b == e)
+        return false;
+    long long v = 0;
+    for (std::size_t i = b; i < e; ++i) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        v = v * 10 + (text[i] - '0');
+        if (v > static_cast<long long>(INT_MAX) + 1)
+            return false;
+    }
+    v = negative ? -v : v;
+    if (v > INT_MAX || v < INT_MIN)
+        return false;
+    out = static_cast<int>(v);
+    return true;
 }
 
 // `diff A B`: exit status 2 when either file could not be read completely (then the diff covers
@@ -109,65 +276,55 @@ int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsig
 
 int main(int argc, char **argv)
 {
-    QCoreApplication app(argc, argv);
-    QCoreApplication::setApplicationName(QStringLiteral("ckpt-inspect"));
-    QCoreApplication::setApplicationVersion(QStringLiteral(CKPT_VERSION));
+    // As under QCoreApplication: the environment's character type, so that the shell globs of
+    // `stats FILE PATH...` match characters, not bytes. Numbers stay in the "C" locale.
+    std::setlocale(LC_CTYPE, "");
 
-    QCommandLineParser parser;
-    parser.setOptionsAfterPositionalArgumentsMode(QCommandLineParser::ParseAsOptions);
-    const QCommandLineOption jsonOption(QStringLiteral("json"));
-    const QCommandLineOption binsOption(QStringLiteral("bins"), QString(), QStringLiteral("N"), QStringLiteral("64"));
-    const QCommandLineOption threadsOption(QStringLiteral("threads"), QString(), QStringLiteral("N"),
-                                           QStringLiteral("0"));
-    const QCommandLineOption helpOption(QStringList{QStringLiteral("h"), QStringLiteral("help")});
-    const QCommandLineOption versionOption(QStringList{QStringLiteral("v"), QStringLiteral("version")});
-    const QCommandLineOption stripOption(QStringLiteral("strip-prefix"), QString(), QStringLiteral("P"));
-    parser.addOptions({jsonOption, binsOption, threadsOption, stripOption, helpOption, versionOption});
-    if (!parser.parse(QCoreApplication::arguments()))
-        return usageError(parser.errorText());
-    if (parser.isSet(helpOption)) {
+    Arguments parsed;
+    const std::string parseError = parseArguments(argc, argv, parsed);
+    if (!parseError.empty())
+        return usageError(parseError);
+    if (parsed.isSet(Opt::Help)) {
         std::cout << kUsage;
         return kExitOk;
     }
-    if (parser.isSet(versionOption)) {
+    if (parsed.isSet(Opt::Version)) {
         std::cout << "ckpt-inspect " << CKPT_VERSION << '\n';
         return kExitOk;
     }
-    const QStringList args = parser.positionalArguments();
-    if (args.isEmpty())
-        return usageError(QStringLiteral("no command given"));
-    const QString command = args.first();
-    if (command != QLatin1String("ls") && command != QLatin1String("stats") && command != QLatin1String("scan")
-        && command != QLatin1String("optim") && command != QLatin1String("diff"))
-        return usageError(QStringLiteral("unknown command '%1'").arg(command));
-    const bool diff = command == QLatin1String("diff");
+    const std::vector<std::string> &args = parsed.positional;
+    if (args.empty())
+        return usageError("no command given");
+    const std::string &command = args.front();
+    if (command != "ls" && command != "stats" && command != "scan" && command != "optim" && command != "diff")
+        return usageError("unknown command '" + command + "'");
+    const bool diff = command == "diff";
     if (diff && args.size() != 3)
-        return usageError(QStringLiteral("diff takes two files: diff A B"));
-    if (!diff && parser.isSet(stripOption))
-        return usageError(QStringLiteral("--strip-prefix is an option of diff"));
+        return usageError("diff takes two files: diff A B");
+    if (!diff && parsed.isSet(Opt::StripPrefix))
+        return usageError("--strip-prefix is an option of diff");
     if (args.size() < 2)
-        return usageError(QStringLiteral("%1 needs a FILE").arg(command));
-    if (command != QLatin1String("stats") && !diff && args.size() > 2)
-        return usageError(QStringLiteral("%1 takes one FILE").arg(command));
+        return usageError(command + " needs a FILE");
+    if (command != "stats" && !diff && args.size() > 2)
+        return usageError(command + " takes one FILE");
 
-    bool ok = false;
-    const int bins = parser.value(binsOption).toInt(&ok);
-    if (!ok || bins < 1 || bins > 1'000'000)
-        return usageError(QStringLiteral("--bins takes a number from 1 to 1000000"));
-    const int threads = parser.value(threadsOption).toInt(&ok);
-    if (!ok || threads < 0 || threads > 1024)
-        return usageError(QStringLiteral("--threads takes a number from 0 to 1024"));
-    const bool json = parser.isSet(jsonOption);
+    int bins = 0;
+    if (!toInt(parsed.valueOf(Opt::Bins), bins) || bins < 1 || bins > 1'000'000)
+        return usageError("--bins takes a number from 1 to 1000000");
+    int threads = 0;
+    if (!toInt(parsed.valueOf(Opt::Threads), threads) || threads < 0 || threads > 1024)
+        return usageError("--threads takes a number from 0 to 1024");
+    const bool json = parsed.isSet(Opt::Json);
     if (diff) {
-        const int status = runDiff(args.at(1).toStdString(), args.at(2).toStdString(), json,
-                                   static_cast<unsigned>(threads), parser.value(stripOption).toStdString());
+        const int status = runDiff(args[1], args[2], json, static_cast<unsigned>(threads),
+                                   parsed.valueOf(Opt::StripPrefix));
         // As below: the value graphs go back to the system with the process.
         std::cout.flush();
         std::cerr.flush();
         std::_Exit(status);
     }
 
-    const std::string file = args.at(1).toStdString();
+    const std::string &file = args[1];
     const auto data = ckpt::format::readCheckpoint(file);
     if (!data) {
         std::cerr << "ckpt-inspect: " << file << ": out of memory\n";
@@ -176,15 +333,15 @@ int main(int argc, char **argv)
 
     int status = kExitOk;
     try {
-        if (command == QLatin1String("ls")) {
+        if (command == "ls") {
             if (json)
                 printJson(ckpt::lsReport(*data));
             else
                 std::cout << ckpt::lsTable(*data);
-        } else if (command == QLatin1String("stats")) {
+        } else if (command == "stats") {
             ckpt::StatsSelection request;
-            for (qsizetype i = 2; i < args.size(); ++i)
-                request.patterns.push_back(args.at(i).toStdString());
+            for (std::size_t i = 2; i < args.size(); ++i)
+                request.patterns.push_back(args[i]);
             request.bins = bins;
             request.threads = static_cast<unsigned>(threads);
             const ckpt::Json report = ckpt::statsReport(*data, request);
@@ -196,7 +353,7 @@ int main(int argc, char **argv)
                 printJson(report);
             else
                 std::cout << ckpt::statsTable(report);
-        } else if (command == QLatin1String("optim")) {
+        } else if (command == "optim") {
             const ckpt::Json report = ckpt::optimReport(*data);
             if (json)
                 printJson(report);

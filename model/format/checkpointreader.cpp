@@ -233,35 +233,43 @@ private:
                               relPrefix + "data.pkl");
         }
 
-        // Every storage is a record: the entry count bounds both tables (no rehash, no moves of
-        // StorageInfo while 100,000 storages are added).
-        std::unordered_map<std::string, int> byRecord;
-        byRecord.reserve(zip.entries().size());
+        // Every storage is a record: the entry count bounds the table (no moves of StorageInfo
+        // while 100,000 storages are added). Storages are found by their zip entry (one hash
+        // lookup, no per-storage map node); a record absent from the archive by its name.
         m_d.storages.reserve(zip.entries().size());
+        std::vector<int> storageOfEntry(zip.entries().size(), -1);
+        std::unordered_map<std::string, int> missingRecords;
+        std::string record; // reused for every lookup
         auto resolverFor = [&](const std::string &folder) -> StorageResolver {
             return [&, folder](const std::string &key, DType dtype, std::uint64_t numel,
                                const std::string &location, std::uint64_t offset) -> int {
-                const std::string record = relPrefix + folder + key;
-                if (auto it = byRecord.find(record); it != byRecord.end()) {
-                    const StorageInfo &s = m_d.storages[static_cast<std::size_t>(it->second)];
+                record.assign(relPrefix);
+                record += folder;
+                record += key;
+                const ZipEntry *entry = zip.find(record);
+                int *slot = nullptr;
+                if (entry)
+                    slot = &storageOfEntry[static_cast<std::size_t>(entry - zip.entries().data())];
+                else
+                    slot = &missingRecords.try_emplace(record, -1).first->second;
+                if (*slot >= 0) {
+                    const StorageInfo &s = m_d.storages[static_cast<std::size_t>(*slot)];
                     if (s.dtype != dtype || s.numel != numel)
                         m_d.warnings.push_back({"storage '" + key + "' is referenced with different types or sizes; "
                                                 "the first is used",
                                                 record, offset});
-                    return it->second;
+                    return *slot;
                 }
-                StorageInfo s;
+                StorageInfo &s = m_d.storages.emplace_back(); // built in place
                 s.key = folder == "data/" ? key : folder + key;
                 s.dtype = dtype;
                 s.numel = numel;
                 s.location = location;
                 s.record = record;
                 s.byteSwap = byteSwap;
-                attachZipRecord(zip, s);
-                m_d.storages.push_back(std::move(s));
-                const int index = static_cast<int>(m_d.storages.size() - 1);
-                byRecord.emplace(record, index);
-                return index;
+                *slot = static_cast<int>(m_d.storages.size() - 1);
+                attachZipRecord(zip, entry, s);
+                return *slot;
             };
         };
 
@@ -322,9 +330,9 @@ private:
         m_inflated += entry.uncompressedSize;
     }
 
-    void attachZipRecord(const ZipReader &zip, StorageInfo &s)
+    /// `e`: the entry of `s.record`, or nullptr when the archive has none.
+    void attachZipRecord(const ZipReader &zip, const ZipEntry *e, StorageInfo &s)
     {
-        const ZipEntry *e = zip.find(s.record);
         const std::uint64_t needed = s.nbytes();
         if (!e) {
             if (s.numel == 0) {

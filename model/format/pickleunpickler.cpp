@@ -436,6 +436,46 @@ struct KeyIndex
 
 constexpr std::size_t kIndexThreshold = 16; ///< entries before a container gets a hash index
 
+/// The machine's value stack: a vector whose hot operations stay inline in run() (a
+/// std::vector's push_back was an out-of-line call per opcode there).
+class ValueStack
+{
+public:
+    [[gnu::always_inline]] std::size_t size() const noexcept { return m_size; }
+    bool empty() const noexcept { return m_size == 0; }
+    [[gnu::always_inline]] void push_back(Value *v)
+    {
+        if (m_size == m_data.size()) [[unlikely]]
+            grow();
+        m_data[m_size++] = v;
+    }
+    [[gnu::always_inline]] void pop_back() noexcept { --m_size; }
+    [[gnu::always_inline]] Value *&back() noexcept { return m_data[m_size - 1]; }
+    Value *front() const noexcept { return m_data[0]; }
+    [[gnu::always_inline]] Value *&operator[](std::size_t i) noexcept { return m_data[i]; }
+    Value **begin() noexcept { return m_data.data(); }
+    Value **end() noexcept { return m_data.data() + m_size; }
+    void resize(std::size_t n)
+    {
+        while (n > m_data.size())
+            grow();
+        for (std::size_t i = m_size; i < n; ++i)
+            m_data[i] = nullptr;
+        m_size = n;
+    }
+    void reserve(std::size_t n)
+    {
+        if (n > m_data.size())
+            m_data.resize(n);
+    }
+
+private:
+    [[gnu::noinline]] void grow() { m_data.resize(m_data.empty() ? 256 : m_data.size() * 2); }
+
+    std::vector<Value *> m_data;
+    std::size_t m_size = 0;
+};
+
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +511,7 @@ struct PickleUnpickler::Impl
     std::uint8_t op = 0;
     int proto = 0;
 
-    std::vector<Value *> stack;
+    ValueStack stack;
     std::vector<std::size_t> marks;
     std::vector<Value *> memo;                         ///< dense part
     std::unordered_map<std::uint64_t, Value *> sparse; ///< indices far beyond the dense part
@@ -493,11 +533,17 @@ struct PickleUnpickler::Impl
 
     // --- reading --------------------------------------------------------------------------------
 
-    void need(std::uint64_t n, const char *what)
+    // The hot checks below stay tiny (inlined into run()); their messages are built in cold
+    // out-of-line functions.
+    [[gnu::always_inline]] void need(std::uint64_t n, const char *what)
     {
-        if (n > size - pos)
-            fail(Kind::Truncated, name() + " " + what + " needs " + std::to_string(n)
-                                      + " bytes, only " + std::to_string(size - pos) + " remain");
+        if (n > size - pos) [[unlikely]]
+            failNeed(n, what);
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void failNeed(std::uint64_t n, const char *what) const
+    {
+        fail(Kind::Truncated, name() + " " + what + " needs " + std::to_string(n)
+                                  + " bytes, only " + std::to_string(size - pos) + " remain");
     }
     std::uint8_t readU1()
     {
@@ -553,30 +599,42 @@ struct PickleUnpickler::Impl
 
     // --- nodes and stack ------------------------------------------------------------------------
 
-    Value *make(ValueKind kind)
+    [[gnu::always_inline]] Value *make(ValueKind kind)
     {
-        if (graph.size() >= limits.maxNodes)
-            fail(Kind::LimitExceeded, name() + ": the value graph exceeds " + std::to_string(limits.maxNodes) + " nodes");
+        if (graph.size() >= limits.maxNodes) [[unlikely]]
+            failNodes();
         Value *v = graph.make(kind);
         v->offset = base + opPos;
         return v;
     }
-
-    void push(Value *v)
+    [[noreturn, gnu::cold, gnu::noinline]] void failNodes() const
     {
-        if (stack.size() + marks.size() >= limits.maxStack)
-            fail(Kind::LimitExceeded, name() + ": the stack exceeds " + std::to_string(limits.maxStack) + " entries");
+        fail(Kind::LimitExceeded, name() + ": the value graph exceeds " + std::to_string(limits.maxNodes) + " nodes");
+    }
+
+    [[gnu::always_inline]] void push(Value *v)
+    {
+        if (stack.size() + marks.size() >= limits.maxStack) [[unlikely]]
+            failStack();
         stack.push_back(v);
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void failStack() const
+    {
+        fail(Kind::LimitExceeded, name() + ": the stack exceeds " + std::to_string(limits.maxStack) + " entries");
     }
 
     std::size_t fence() const noexcept { return marks.empty() ? 0 : marks.back(); }
 
     /// Requires `n` values above the last mark.
-    void requireStack(std::size_t n)
+    [[gnu::always_inline]] void requireStack(std::size_t n)
+    {
+        if (stack.size() - fence() < n) [[unlikely]]
+            failRequire(n);
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] void failRequire(std::size_t n) const
     {
         const std::size_t have = stack.size() - fence();
-        if (have < n)
-            fail(Kind::Corrupt, name() + " needs " + std::to_string(n) + (n == 1 ? " value" : " values")
+        fail(Kind::Corrupt, name() + " needs " + std::to_string(n) + (n == 1 ? " value" : " values")
                                     + " on the stack" + (marks.empty() ? "" : " above the last MARK")
                                     + ", found " + std::to_string(have));
     }
@@ -644,6 +702,12 @@ struct PickleUnpickler::Impl
 
     void memoPut(std::uint64_t idx, Value *v)
     {
+        if (idx == memo.size() && sparse.empty() && memoCount == idx) [[likely]] {
+            // The usual case (pickler numbering): the next dense index.
+            newMemoEntry();
+            memo.push_back(v);
+            return;
+        }
         if (idx < memo.size()) {
             if (!memo[idx])
                 countNewDenseEntry(idx);
@@ -674,7 +738,7 @@ struct PickleUnpickler::Impl
 
     void newMemoEntry()
     {
-        if (++memoCount > limits.maxMemo)
+        if (++memoCount > limits.maxMemo) [[unlikely]]
             fail(Kind::LimitExceeded, name() + ": the memo exceeds " + std::to_string(limits.maxMemo) + " entries");
     }
 

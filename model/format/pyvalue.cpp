@@ -7,6 +7,10 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
+#include <new>
+#include <utility>
+
+#include <sys/mman.h>
 
 namespace ckpt::format {
 
@@ -102,14 +106,62 @@ bool Value::toDouble(double &out) const noexcept
 // ---------------------------------------------------------------------------------------------
 // ValueGraph
 
-Value *ValueGraph::make(ValueKind kind)
+ValueGraph::~ValueGraph()
 {
-    if (m_size % kChunk == 0)
-        m_chunks.push_back(std::make_unique<Value[]>(kChunk));
-    Value &v = m_chunks.back()[m_size % kChunk];
-    ++m_size;
-    v.kind = kind;
-    return &v;
+    release();
+}
+
+ValueGraph::ValueGraph(ValueGraph &&other) noexcept
+    : m_blocks(std::move(other.m_blocks))
+    , m_size(std::exchange(other.m_size, 0))
+    , m_next(std::exchange(other.m_next, nullptr))
+    , m_end(std::exchange(other.m_end, nullptr))
+    , m_none(std::exchange(other.m_none, nullptr))
+    , m_true(std::exchange(other.m_true, nullptr))
+    , m_false(std::exchange(other.m_false, nullptr))
+{
+    other.m_blocks.clear();
+}
+
+ValueGraph &ValueGraph::operator=(ValueGraph &&other) noexcept
+{
+    if (this != &other) {
+        release();
+        m_blocks = std::move(other.m_blocks);
+        other.m_blocks.clear();
+        m_size = std::exchange(other.m_size, 0);
+        m_next = std::exchange(other.m_next, nullptr);
+        m_end = std::exchange(other.m_end, nullptr);
+        m_none = std::exchange(other.m_none, nullptr);
+        m_true = std::exchange(other.m_true, nullptr);
+        m_false = std::exchange(other.m_false, nullptr);
+    }
+    return *this;
+}
+
+void ValueGraph::release() noexcept
+{
+    for (std::size_t i = 0; i < m_size; ++i)
+        at(i)->~Value();
+    for (Value *block : m_blocks)
+        ::operator delete(static_cast<void *>(block), std::align_val_t(kBlockBytes));
+    m_blocks.clear();
+    m_size = 0;
+    m_next = m_end = nullptr;
+    m_none = m_true = m_false = nullptr;
+}
+
+void ValueGraph::addBlock()
+{
+    m_blocks.reserve(m_blocks.size() + 1);
+    void *block = ::operator new(kBlockBytes, std::align_val_t(kBlockBytes));
+#ifdef MADV_HUGEPAGE
+    if (!m_blocks.empty()) // small graphs (one block) keep 4 KiB pages, touched as used
+        ::madvise(block, kBlockBytes, MADV_HUGEPAGE);
+#endif
+    m_blocks.push_back(static_cast<Value *>(block));
+    m_next = m_blocks.back();
+    m_end = m_next + kChunk;
 }
 
 Value *ValueGraph::none()

@@ -106,11 +106,18 @@ public:
         // Nodes are created in pickle order, so arguments are interpreted before the calls
         // that use them; convert() still handles the odd forward reference itself.
         const std::size_t end = m_data.graph.size();
-        m_nodes.reserve(end > firstNode ? end - firstNode : 0);
-        for (std::size_t i = firstNode; i < end; ++i)
-            m_nodes.push_back(nodeAt(i));
-        for (Value *v : m_nodes)
-            convert(v);
+        // Each torch._utils call makes (at most) one tensor: reserving for them spares the
+        // moves of a growing tensor table (100,000s of TensorInfo).
+        std::size_t rebuildCalls = 0;
+        for (std::size_t i = firstNode; i < end; ++i) {
+            const Value *v = nodeAt(i);
+            if (v->kind == ValueKind::Object && v->cls && v->cls->kind == ValueKind::Global
+                && v->cls->text.starts_with("torch._utils\n"))
+                ++rebuildCalls;
+        }
+        m_data.tensors.reserve(m_data.tensors.size() + rebuildCalls);
+        for (std::size_t i = firstNode; i < end; ++i) // no node is made here: indexes stay valid
+            convert(nodeAt(i));
     }
 
 private:
@@ -654,7 +661,6 @@ private:
     const StorageResolver &m_resolve;
     const PlainIdResolver &m_plainId;
     std::string m_pickle;
-    std::vector<Value *> m_nodes;
     /// Calls being converted, innermost last: a short stack (forward references only), so a
     /// scan beats a hash set that allocates a node for each of the 100,000s of calls.
     std::vector<Value *> m_converting;
@@ -759,6 +765,76 @@ std::vector<std::pair<std::string, Value *>> pathChildren(const Value *v)
     return walkChildren(v);
 }
 
+namespace {
+
+/// Where a path walk finds the children of one node, without copying them (walkChildren()'s
+/// rule): up to two dicts (an object's (dict, slots) state) or one sequence.
+struct ChildSource
+{
+    const Value *parts[2] = {nullptr, nullptr};
+    bool dict = false;
+
+    std::size_t partSize(std::size_t i) const noexcept
+    {
+        return dict ? parts[i]->dictSize() : parts[i]->items.size();
+    }
+    bool empty() const noexcept
+    {
+        return (!parts[0] || partSize(0) == 0) && (!parts[1] || partSize(1) == 0);
+    }
+};
+
+ChildSource childSource(const Value *v) noexcept
+{
+    ChildSource s;
+    switch (v->kind) {
+    case ValueKind::Dict:
+        s.parts[0] = v;
+        s.dict = true;
+        break;
+    case ValueKind::List:
+    case ValueKind::Tuple:
+        s.parts[0] = v;
+        break;
+    case ValueKind::Object:
+        if (v->dictItems && v->dictItems->kind == ValueKind::Dict) {
+            s.parts[0] = v->dictItems;
+            s.dict = true;
+        } else if (v->listItems && v->listItems->kind == ValueKind::List) {
+            s.parts[0] = v->listItems;
+        } else if (v->state) {
+            if (v->state->kind == ValueKind::Dict) {
+                s.parts[0] = v->state;
+                s.dict = true;
+            } else if (v->state->kind == ValueKind::Tuple && v->state->items.size() == 2) {
+                s.dict = true;
+                std::size_t n = 0;
+                for (const Value *part : v->state->items)
+                    if (part && part->kind == ValueKind::Dict)
+                        s.parts[n++] = part;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return s;
+}
+
+struct PathFrame
+{
+    Value *node;
+    ChildSource source;
+    std::size_t part = 0;
+    std::size_t next = 0;
+};
+
+/// Nodes on the current walk path: the first kShallow frames are scanned (typical checkpoints
+/// are a few levels deep: no allocation per container), deeper ones are hashed.
+constexpr std::size_t kShallow = 32;
+
+} // namespace
+
 void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std::string> &prefix,
                         std::uint32_t maxDepth)
 {
@@ -769,23 +845,43 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
         data.paths.push_back({keys, static_cast<int>(root->integer)});
         return;
     }
-    std::vector<WalkFrame> stack;
-    std::unordered_set<const Value *> onPath;
-    stack.push_back({root, walkChildren(root)});
-    onPath.insert(root);
+    data.paths.reserve(data.paths.size() + data.tensors.size());
+    std::vector<PathFrame> stack;
+    std::unordered_set<const Value *> deepOnPath;
+    auto onPath = [&](const Value *v) {
+        const std::size_t shallow = std::min(stack.size(), kShallow);
+        for (std::size_t i = 0; i < shallow; ++i)
+            if (stack[i].node == v)
+                return true;
+        return stack.size() > kShallow && deepOnPath.count(v) > 0;
+    };
+    auto pushFrame = [&](Value *v, const ChildSource &source) {
+        if (stack.size() >= kShallow)
+            deepOnPath.insert(v);
+        stack.push_back({v, source});
+    };
+    pushFrame(root, childSource(root));
     std::uint64_t visits = 0;
     std::uint64_t pathKeys = 0;
     bool depthWarned = false;
+    std::string indexKey;
     while (!stack.empty()) {
-        WalkFrame &top = stack.back();
-        if (top.next >= top.children.size()) {
-            onPath.erase(top.node);
+        PathFrame &top = stack.back();
+        while (top.part < 2 && (!top.source.parts[top.part] || top.next >= top.source.partSize(top.part))) {
+            ++top.part;
+            top.next = 0;
+        }
+        if (top.part >= 2) {
+            if (stack.size() > kShallow)
+                deepOnPath.erase(top.node);
             stack.pop_back();
             if (!keys.empty() && keys.size() > prefix.size())
                 keys.pop_back();
             continue;
         }
-        auto &[key, child] = top.children[top.next++];
+        const Value *container = top.source.parts[top.part];
+        const std::size_t i = top.next++;
+        Value *child = top.source.dict ? container->dictValue(i) : container->items[i];
         if (!child)
             continue;
         if (++visits > kMaxWalkVisits) {
@@ -793,6 +889,17 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
                                          + " values (the same objects are reachable through very many paths)",
                                      {}, FormatError::kNoOffset});
             return;
+        }
+        // The child's path key: a str key is used in place; other keys and indexes are built.
+        const std::string *key = &indexKey;
+        if (top.source.dict) {
+            const Value *k = container->dictKey(i);
+            if (k && k->kind == ValueKind::Str)
+                key = &k->text;
+            else
+                indexKey = pathKey(k);
+        } else {
+            indexKey = std::to_string(i);
         }
         if (child->kind == ValueKind::Tensor) {
             pathKeys += keys.size() + 1;
@@ -802,15 +909,18 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
                                          {}, FormatError::kNoOffset});
                 return;
             }
-            keys.push_back(key);
-            data.paths.push_back({keys, static_cast<int>(child->integer)});
-            keys.pop_back();
+            TensorPath path;
+            path.keys.reserve(keys.size() + 1);
+            path.keys.assign(keys.begin(), keys.end());
+            path.keys.push_back(*key);
+            path.tensor = static_cast<int>(child->integer);
+            data.paths.push_back(std::move(path));
             continue;
         }
-        if (onPath.count(child))
+        if (onPath(child))
             continue; // a cycle: the object contains itself
-        auto children = walkChildren(child);
-        if (children.empty())
+        const ChildSource source = childSource(child);
+        if (source.empty())
             continue;
         if (stack.size() >= maxDepth) {
             if (!depthWarned)
@@ -820,9 +930,8 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             depthWarned = true;
             continue;
         }
-        keys.push_back(std::move(key));
-        onPath.insert(child);
-        stack.push_back({child, std::move(children)});
+        keys.push_back(*key);
+        pushFrame(child, source); // `top` is invalid from here
     }
 }
 
