@@ -244,7 +244,14 @@ ComparePanel::ComparePanel(QWidget *parent)
     onCurrentChanged({});
 }
 
-ComparePanel::~ComparePanel() = default;
+ComparePanel::~ComparePanel()
+{
+    // The editable prefix box emits activated() when its line edit loses focus, and that happens
+    // while QWidget's destructor tears the children down, when this is no longer a ComparePanel
+    // (UBSan: member call on a QWidget).
+    m_prefix->disconnect(this);
+    m_prefix->lineEdit()->disconnect(this);
+}
 
 QString ComparePanel::title() const
 {
