@@ -3,6 +3,7 @@
 
 #include "inspectreport.h"
 
+#include "format/compensatedsum.h"
 #include "format/formaterror.h"
 #include "format/mappedfile.h"
 #include "format/torchlayout.h"
@@ -46,31 +47,6 @@ constexpr std::uint64_t kMaxVisits = 20'000'000;  // as collectTensorPaths
 constexpr int kMaxBins = 1 << 24;                 // as computeStats
 constexpr std::size_t kShownItems = 64;           // items of a plain sequence shown in `value`
 const char *const kWrapperPrefixes[] = {"module.", "_orig_mod."};
-
-// Neumaier-compensated sum (the per-chunk sums of a 2^30-element tensor stay exact enough
-// for rel_l2 of nearly equal tensors, where ||B-A|| is tiny next to ||A||).
-struct CompensatedSum
-{
-    double sum = 0;
-    double comp = 0;
-    void add(double x) noexcept
-    {
-        const double t = sum + x;
-        if (std::isfinite(t)) {
-            if (std::fabs(sum) >= std::fabs(x))
-                comp += (sum - t) + x;
-            else
-                comp += (x - t) + sum;
-        }
-        sum = t;
-    }
-    void add(const CompensatedSum &o) noexcept
-    {
-        add(o.sum);
-        add(o.comp);
-    }
-    double value() const noexcept { return std::isfinite(sum) ? sum + comp : sum; }
-};
 
 // ---- alignment ------------------------------------------------------------------------------
 

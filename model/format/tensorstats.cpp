@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tensorstats.h"
 
+#include "compensatedsum.h"
 #include "formaterror.h"
 #include "mappedfile.h"
 
@@ -41,30 +42,6 @@ constexpr std::uint64_t kMaxChunks = 1 << 16;        // bounds the per-chunk par
 constexpr int kMaxBins = 1 << 24;
 constexpr std::uint64_t kProgressBytes = 4u << 20;   // report at most every 4 MiB
 constexpr std::uint64_t kStepElements = 32 * kBlock;  // within a chunk, check for cancel this often
-
-// Neumaier-compensated sum; falls back to the plain sum once it is not finite.
-struct CompensatedSum
-{
-    double sum = 0;
-    double comp = 0;
-    void add(double x) noexcept
-    {
-        const double t = sum + x;
-        if (std::isfinite(t)) {
-            if (std::fabs(sum) >= std::fabs(x))
-                comp += (sum - t) + x;
-            else
-                comp += (x - t) + sum;
-        }
-        sum = t;
-    }
-    void add(const CompensatedSum &o) noexcept
-    {
-        add(o.sum);
-        add(o.comp);
-    }
-    double value() const noexcept { return std::isfinite(sum) ? sum + comp : sum; }
-};
 
 // Statistics of a chunk (or of everything, after merging chunks in order).
 struct Partial
