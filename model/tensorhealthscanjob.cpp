@@ -82,6 +82,7 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                 if (tv.view) {
                     format::StatsOptions options;
                     options.bins = 1;
+                    options.background = true;
                     const std::uint64_t base = done;
                     // computeStats reports two visits per element (its `of`): scale by this tensor's
                     // share of all elements; in double, 1000 * 2^60 would overflow.

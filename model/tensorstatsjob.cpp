@@ -134,6 +134,7 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
 
     auto run = [&](const format::StridedView &view, StatsOptions options) {
         const std::uint64_t offset = base.load();
+        options.background = true; // never starve the UI thread (StatsOptions::background)
         if (progress) {
             options.progress = [&progress, offset, grandTotal](std::uint64_t done, std::uint64_t) {
                 return progress(offset + done, grandTotal);

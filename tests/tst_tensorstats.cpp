@@ -23,6 +23,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 using namespace ckpt::format;
 using json = nlohmann::json;
 
@@ -682,6 +685,47 @@ private slots:
     }
 
     // ---- errors ----------------------------------------------------------------------------
+
+    /// StatsOptions::background: every worker runs at nice >= 10 (the caller's nice value is
+    /// untouched) and the statistics are bit-identical to a foreground pass.
+    void backgroundWorkersRunAtLowPriority()
+    {
+        std::vector<float> values(1u << 22);
+        for (std::size_t i = 0; i < values.size(); ++i)
+            values[i] = static_cast<float>(std::sin(static_cast<double>(i)) * 3.0);
+        StridedView v;
+        v.storage = ByteView{reinterpret_cast<const std::uint8_t *>(values.data()), values.size() * sizeof(float)};
+        v.dtype = DType::Float32;
+        v.shape = {static_cast<std::int64_t>(values.size())};
+        v.stride = {1};
+        const int callerNice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+        auto run = [&](bool background, std::vector<int> &nices) {
+            StatsOptions o;
+            o.threads = 2;
+            o.background = background;
+            std::mutex m;
+            o.progress = [&](std::uint64_t done, std::uint64_t total) {
+                if (done < total) { // worker calls; the final one comes from the caller
+                    std::lock_guard lock(m);
+                    nices.push_back(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())));
+                }
+                return true;
+            };
+            return computeStats(v, o);
+        };
+        std::vector<int> fg, bg;
+        const TensorStats a = run(false, fg);
+        const TensorStats b = run(true, bg);
+        QVERIFY(!bg.empty());
+        for (int n : bg)
+            QVERIFY2(n >= 10, qPrintable(QString::number(n)));
+        for (int n : fg)
+            QCOMPARE(n, callerNice);
+        QCOMPARE(::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())), callerNice);
+        QCOMPARE(*a.mean, *b.mean);
+        QCOMPARE(*a.std, *b.std);
+        QCOMPARE(a.hist, b.hist);
+    }
 
     void undecodable()
     {

@@ -42,6 +42,10 @@ struct StatsOptions
     /// pass; one-pass cases count 2 per element). Return false to cancel: the workers stop
     /// within one chunk (>= 64K elements, well under 10 ms) and computeStats throws.
     std::function<bool(std::uint64_t done, std::uint64_t total)> progress;
+    /// Background work (the GUI's jobs): every worker runs on a thread of its own at a lower
+    /// scheduling priority (Linux: nice +10 for those threads only) while the calling thread
+    /// waits, so that a UI thread never shares its core with a worker on equal terms.
+    bool background = false;
 };
 
 /// Computes the statistics of `view` reading through its bytes without copying the tensor.
