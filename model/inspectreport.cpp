@@ -255,6 +255,7 @@ std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const
         StatsOptions options;
         options.bins = request.bins;
         options.threads = threads;
+        options.releasePages = true; // each tensor is read once here: keeps peak RSS at one tensor
         options.progress = [&](std::uint64_t, std::uint64_t) { return !cancelled.load(); };
         try {
             r.stats = computeStats(*view.view, options);

@@ -2,9 +2,11 @@
 // Decoding and statistics against torch's own numbers (tests/fixtures/stats, made by
 // make_stats_vectors.py with torch 1.13), plus threading, progress and cancellation.
 #include "formaterror.h"
+#include "mappedfile.h"
 #include "tensordecode.h"
 #include "tensorstats.h"
 
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <nlohmann/json.hpp>
@@ -536,6 +538,121 @@ private slots:
                                                          QString::fromStdString(str(hi)))
                                                     .arg(bins)));
         }
+    }
+
+    // Contiguous native float32 is read in place by its own kernels (single-precision
+    // histogram with an exact fallback near the edges); byte-swapped storage with the same
+    // values takes the generic decode path. Both must agree bit for bit, and the histogram must
+    // be histBin()'s, for values on and around every bin edge (as floats), for ranges that float
+    // cannot represent, at unaligned addresses and with lengths that are not a multiple of 8.
+    void float32InPlaceMatchesGeneric()
+    {
+        XorShift rng;
+        const int binChoices[] = {1, 2, 3, 7, 8, 15, 63, 64, 100, 127, 128, 255, 1000, 4096, 70000};
+        for (int config = 0; config < 240; ++config) {
+            const int bins = binChoices[rng.next() % std::size(binChoices)];
+            const int kind = config % 4; // 0: [min, max]; 1: fixed range; 2: wide fixed range; 3: constant
+            double lo = (rng.uniform() - 0.5) * std::pow(10.0, int(rng.next() % 13) - 6);
+            double hi = lo + rng.uniform() * std::pow(10.0, int(rng.next() % 13) - 6) + 1e-30;
+            if (config % 16 == 5) { // tiny width far from zero: float cannot resolve the bins
+                lo = 1000.0 + rng.uniform();
+                hi = lo + 1e-9;
+            }
+            std::vector<float> xs;
+            if (kind == 3) {
+                xs.assign(37 + rng.next() % 50, static_cast<float>(lo));
+            } else {
+                for (int k = 0; k <= bins && xs.size() < 6000; k += 1 + bins / 300) {
+                    float e = static_cast<float>(lo + (hi - lo) * (double(k) / bins));
+                    xs.push_back(e);
+                    float up = e, down = e;
+                    for (int u = 0; u < 3; ++u) {
+                        up = std::nextafter(up, 1e30f);
+                        down = std::nextafter(down, -1e30f);
+                        xs.push_back(up);
+                        xs.push_back(down);
+                    }
+                }
+                for (int r = 0; r < 3000; ++r)
+                    xs.push_back(static_cast<float>(lo + (hi - lo) * (rng.uniform() * 1.2 - 0.1)));
+                if (config % 5 == 1) {
+                    xs.push_back(std::numeric_limits<float>::quiet_NaN());
+                    xs.push_back(std::numeric_limits<float>::infinity());
+                    xs.push_back(-0.0f);
+                }
+                if (config % 7 == 2)
+                    xs.push_back(0.0f);
+                xs.resize(xs.size() - rng.next() % 8); // any tail length
+            }
+            // Unaligned: the floats start one byte into the buffer, one element in.
+            const std::size_t n = xs.size();
+            std::vector<std::uint8_t> native(1 + 4 * (n + 1));
+            std::memcpy(native.data() + 5, xs.data(), 4 * n);
+            StridedView v;
+            v.storage = {native.data() + 1, 4 * (n + 1)};
+            v.dtype = DType::Float32;
+            v.shape = {static_cast<std::int64_t>(n)};
+            v.stride = {1};
+            v.offset = 1;
+            std::vector<std::uint8_t> be(native.begin() + 1, native.end());
+            be = swapped(be, DType::Float32);
+            StridedView bv = v;
+            bv.storage = {be.data(), be.size()};
+            bv.byteSwap = true;
+
+            StatsOptions o;
+            o.bins = bins;
+            if (kind == 1) {
+                o.rangeLo = lo;
+                o.rangeHi = hi;
+            } else if (kind == 2) {
+                o.rangeLo = -1e39; // beyond float
+                o.rangeHi = hi;
+            }
+            const QByteArray what = QByteArray("config ") + QByteArray::number(config) + " lo "
+                                    + QByteArray::number(lo, 'g', 17) + " hi "
+                                    + QByteArray::number(hi, 'g', 17) + " bins " + QByteArray::number(bins);
+            const TensorStats s = computeStats(v, o);
+            compareIdentical(s, computeStats(bv, o), what.constData());
+            if (s.hist.empty())
+                continue;
+            std::vector<std::uint64_t> want(static_cast<std::size_t>(bins));
+            for (float x : xs)
+                if (const int b = histBin(x, s.histLo, s.histHi, bins); b >= 0 && std::isfinite(x))
+                    ++want[static_cast<std::size_t>(b)];
+            QVERIFY2(s.hist == want, what.constData());
+        }
+    }
+
+    // releasePages drops mapped pages only: statistics of ordinary memory with it set leave the
+    // memory intact (MADV_DONTNEED would zero it).
+    void releasePagesKeepsHeapMemory()
+    {
+        const auto bytes = makeFloat32Buffer(3'000'000);
+        const auto copy = bytes;
+        const StridedView v = float32View(bytes);
+        StatsOptions o;
+        const TensorStats plain = computeStats(v, o);
+        o.releasePages = true;
+        compareIdentical(computeStats(v, o), plain, "releasePages changed the result");
+        compareIdentical(computeStats(v, o), plain, "releasePages changed the memory");
+        QVERIFY(bytes == copy);
+
+        // A mapped file: its pages are dropped and read again from the page cache.
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::string path = dir.filePath(QStringLiteral("f32.bin")).toStdString();
+        {
+            std::ofstream out(path, std::ios::binary);
+            out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        }
+        const auto file = MappedFile::open(path);
+        StridedView mv = v;
+        mv.storage = file->bytes();
+        compareIdentical(computeStats(mv, o), plain, "mapped, pages released");
+        compareIdentical(computeStats(mv, o), plain, "mapped, read again after release");
+        MappedFile::releasePages(file->bytes());
+        QVERIFY(std::memcmp(file->bytes().data, copy.data(), copy.size()) == 0);
     }
 
     void constantHugeValues()

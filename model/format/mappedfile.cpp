@@ -221,6 +221,30 @@ void MappedFile::throwIfChanged(ByteView bytes)
         throw FormatError(FormatError::Kind::Io, kFileChangedMessage);
 }
 
+void MappedFile::releasePages(ByteView bytes) noexcept
+{
+#ifdef __linux__
+    if (!bytes.data || bytes.size == 0)
+        return;
+    static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto p = reinterpret_cast<std::uintptr_t>(bytes.data);
+    std::lock_guard lock(g_registryMutex);
+    for (const Slot &s : g_slots) {
+        const std::uintptr_t begin = s.begin.load(std::memory_order_relaxed);
+        const std::uintptr_t end = s.end.load(std::memory_order_relaxed);
+        if (!s.owner || p < begin || p >= end)
+            continue;
+        const std::uintptr_t from = (p + page - 1) & ~(page - 1);
+        const std::uintptr_t to = std::min<std::uintptr_t>(end, p + bytes.size) & ~(page - 1);
+        if (to > from)
+            (void)::madvise(reinterpret_cast<void *>(from), to - from, MADV_DONTNEED);
+        return;
+    }
+#else
+    (void)bytes;
+#endif
+}
+
 std::uint64_t MappedFile::faultCount() noexcept
 {
     return g_faults.load(std::memory_order_relaxed);

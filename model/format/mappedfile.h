@@ -55,6 +55,14 @@ public:
     static void throwIfChanged(ByteView bytes);
     static bool changedOnDisk(ByteView bytes) noexcept;
 
+    /// Drops the whole pages inside `bytes` from this process's view of whichever live
+    /// MappedFile it points into (madvise MADV_DONTNEED: the data stays in the page cache and
+    /// is mapped again by the next read). Nothing when `bytes` points into ordinary memory,
+    /// whose contents that call would destroy. For one-shot passes over many tensors: peak RSS
+    /// stays at what is being read, and the page-table teardown that exit would otherwise do
+    /// on one core is done by the workers as they go.
+    static void releasePages(ByteView bytes) noexcept;
+
     /// Mappings that were read past the end of their file since the process started (tests).
     static std::uint64_t faultCount() noexcept;
 

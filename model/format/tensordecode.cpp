@@ -628,6 +628,21 @@ ElementDecoder::ElementDecoder(const StridedView &view, bool anyOrder)
     }
 }
 
+const std::uint8_t *ElementDecoder::contiguousRun() const noexcept
+{
+    if (m_perChannel || isPacked(m_view.dtype) || m_dims.size() != 1
+        || (m_dims[0].stride != 1 && m_numel > 1))
+        return nullptr;
+    return m_ctx.base + m_offset * static_cast<std::int64_t>(elementSize(m_view.dtype));
+}
+
+const std::uint8_t *ElementDecoder::contiguousFloat32() const noexcept
+{
+    if (m_view.dtype != DType::Float32 || m_view.byteSwap || m_view.neg)
+        return nullptr;
+    return contiguousRun();
+}
+
 void ElementDecoder::postProcess(const std::vector<std::int64_t> &index, std::size_t n,
                                  double *out, bool magnitude) const
 {

@@ -85,6 +85,16 @@ public:
     /// The value decode() gives for an element stored as `pattern`.
     double patternValue(std::uint32_t pattern, bool magnitude) const;
 
+    /// Native float32 views (no byte swap, no negation, not quantized) whose elements, in the
+    /// chosen order, are one contiguous run: the bytes of the first element, so that hot loops
+    /// read the floats in place instead of decoding them (not necessarily 4-byte aligned; load
+    /// with memcpy or unaligned loads). nullptr otherwise.
+    const std::uint8_t *contiguousFloat32() const noexcept;
+    /// Views whose elements, in the chosen order, are one contiguous run of whole storage
+    /// elements (any dtype but the packed ones, not per-channel quantized): the bytes of the
+    /// first element; nullptr otherwise. Element k is at contiguousRun() + k * elementSize.
+    const std::uint8_t *contiguousRun() const noexcept;
+
     struct Dim
     {
         std::int64_t size;

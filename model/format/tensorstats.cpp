@@ -468,6 +468,245 @@ __attribute__((target("avx2"))) void histogramBlockAvx2(const HistRule &rule, co
 }
 #endif
 
+#if CKPT_X86_DISPATCH
+// ---- float32 in place (AVX2) -----------------------------------------------------------------
+// Contiguous native float32 is the commonest tensor by far (issue 7, B3): its floats are read
+// where they lie instead of being widened into a buffer of doubles first, which was a third of
+// the time. Pass 1 sums the same lanes in the same order as blockMomentsFast()/blockM2Fast() do
+// on the widened values (element i in lane i % 8, multiply then add, no FMA), so its results are
+// bit-identical to the generic path's.
+
+__attribute__((target("avx2"))) inline __m256 loadF32x8(const std::uint8_t *p) noexcept
+{
+    return _mm256_loadu_ps(reinterpret_cast<const float *>(p));
+}
+
+__attribute__((target("avx2"))) void blockMomentsF32(const std::uint8_t *p, std::size_t n,
+                                                     BlockMoments &r) noexcept
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, q0 = s0, q1 = s0;
+    __m256 mn = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+    __m256 mx = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    __m256i z = _mm256_setzero_si256();
+    const __m256 zero = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = loadF32x8(p + 4 * i);
+        const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        const __m256d b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        s0 = _mm256_add_pd(s0, a);
+        s1 = _mm256_add_pd(s1, b);
+        q0 = _mm256_add_pd(q0, _mm256_mul_pd(a, a));
+        q1 = _mm256_add_pd(q1, _mm256_mul_pd(b, b));
+        mn = _mm256_min_ps(v, mn); // v < mn ? v : mn, as the generic kernel
+        mx = _mm256_max_ps(v, mx);
+        z = _mm256_sub_epi32(z, _mm256_castps_si256(_mm256_cmp_ps(v, zero, _CMP_EQ_OQ)));
+    }
+    alignas(32) double sv0[4], sv1[4], qv0[4], qv1[4];
+    alignas(32) float mnv[8], mxv[8];
+    alignas(32) std::int32_t zv[8];
+    _mm256_store_pd(sv0, s0);
+    _mm256_store_pd(sv1, s1);
+    _mm256_store_pd(qv0, q0);
+    _mm256_store_pd(qv1, q1);
+    _mm256_store_ps(mnv, mn);
+    _mm256_store_ps(mxv, mx);
+    _mm256_store_si256(reinterpret_cast<__m256i *>(zv), z);
+    double s = ((sv0[0] + sv0[1]) + (sv0[2] + sv0[3])) + ((sv1[0] + sv1[1]) + (sv1[2] + sv1[3]));
+    double q = ((qv0[0] + qv0[1]) + (qv0[2] + qv0[3])) + ((qv1[0] + qv1[1]) + (qv1[2] + qv1[3]));
+    double lo = kInf, hi = -kInf;
+    std::int64_t zeros = 0;
+    for (int j = 0; j < 4; ++j) {
+        lo = std::min({lo, double(mnv[j]), double(mnv[j + 4])});
+        hi = std::max({hi, double(mxv[j]), double(mxv[j + 4])});
+        zeros += zv[j] + zv[j + 4];
+    }
+    for (; i < n; ++i) {
+        float f;
+        std::memcpy(&f, p + 4 * i, 4);
+        const double v = f;
+        s += v;
+        q += v * v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        zeros += v == 0.0;
+    }
+    r.sum = s;
+    r.sumSq = q;
+    r.min = lo;
+    r.max = hi;
+    r.zeros = static_cast<std::uint64_t>(zeros);
+}
+
+__attribute__((target("avx2"))) double blockM2F32(const std::uint8_t *p, std::size_t n,
+                                                  double mean) noexcept
+{
+    __m256d m0 = _mm256_setzero_pd(), m1 = m0;
+    const __m256d mv = _mm256_set1_pd(mean);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = loadF32x8(p + 4 * i);
+        const __m256d a = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), mv);
+        const __m256d b = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), mv);
+        m0 = _mm256_add_pd(m0, _mm256_mul_pd(a, a));
+        m1 = _mm256_add_pd(m1, _mm256_mul_pd(b, b));
+    }
+    alignas(32) double v0[4], v1[4];
+    _mm256_store_pd(v0, m0);
+    _mm256_store_pd(v1, m1);
+    double m = ((v0[0] + v0[1]) + (v0[2] + v0[3])) + ((v1[0] + v1[1]) + (v1[2] + v1[3]));
+    for (; i < n; ++i) {
+        float f;
+        std::memcpy(&f, p + 4 * i, 4);
+        const double d = static_cast<double>(f) - mean;
+        m += d * d;
+    }
+    return m;
+}
+
+void widenF32(const std::uint8_t *p, std::size_t n, double *out) noexcept
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        float f;
+        std::memcpy(&f, p + 4 * i, 4);
+        out[i] = f;
+    }
+}
+
+// accumulateBlock() for n <= kBlock floats at p; `scratch` (kBlock doubles) for a block with a
+// NaN or infinity, which goes through the generic masked path.
+void accumulateBlockF32(Partial &part, const std::uint8_t *p, std::size_t n, double *scratch)
+{
+    BlockMoments b;
+    blockMomentsF32(p, n, b);
+    if (!(std::isfinite(b.sum) && std::isfinite(b.sumSq))) {
+        widenF32(p, n, scratch);
+        accumulateBlock(part, scratch, n);
+        return;
+    }
+    part.zeros += b.zeros;
+    part.min = std::min(part.min, b.min);
+    part.max = std::max(part.max, b.max);
+    part.sum.add(b.sum);
+    part.sumSq.add(b.sumSq);
+    const double mean = b.sum / static_cast<double>(n);
+    part.mergeMoments(n, mean, blockM2F32(p, n, mean));
+}
+
+// The histogram rule in single precision, eight floats at a time. t = (x - lo) * (bins / width)
+// in float differs from the exact position by at most `tol` bins (three float roundings of at
+// most 2^-24 relative each on t <= bins + 1, the rounding of lo to float scaled by
+// bins / width, and float underflow; 8 * 2^-24 * (bins + 1) + 2 * |lo - float(lo)| * bins / width
+// + 2^-20 covers all of them with room to spare). A lane whose t is further than that from an
+// integer is in bin floor(t) by the exact rule too; the others, and everything when the range
+// does not fit float, take HistRule::bin() in double. The range test is exact: for a float x,
+// x >= lo <=> x >= the smallest float >= lo (and likewise for the right edge).
+struct F32HistRule
+{
+    bool usable = false;
+    float lo = 0, loIn = 0, hiIn = 0, inverse = 0, tol = 0;
+    int bins = 0;
+    bool allIn = false; ///< set by the caller: every value is known to be in [loIn, hiIn]
+
+    explicit F32HistRule(const HistRule &rule)
+    {
+        constexpr double fmax = std::numeric_limits<float>::max();
+        if (rule.halve || !(rule.inverse > 0) || !std::isfinite(rule.inverse) || rule.binCount > (1 << 16)
+            || !(std::fabs(rule.lo) <= fmax) || !(std::fabs(rule.right) <= fmax) || rule.inverse > fmax)
+            return;
+        lo = static_cast<float>(rule.lo);
+        loIn = lo;
+        if (static_cast<double>(loIn) < rule.lo)
+            loIn = std::nextafter(loIn, std::numeric_limits<float>::infinity());
+        hiIn = static_cast<float>(rule.right);
+        if (static_cast<double>(hiIn) > rule.right)
+            hiIn = std::nextafter(hiIn, -std::numeric_limits<float>::infinity());
+        inverse = static_cast<float>(rule.inverse);
+        const double t = 8.0 * std::ldexp(1.0, -24) * (rule.bins + 1.0)
+                         + 2.0 * std::fabs(rule.lo - static_cast<double>(lo)) * rule.inverse
+                         + std::ldexp(1.0, -20);
+        if (!(t < 1e-3))
+            return; // too close to float's resolution: most values would go the slow way
+        tol = std::nextafter(static_cast<float>(t), 1.0f);
+        bins = rule.binCount;
+        usable = true;
+    }
+};
+
+// Histogram of n floats at p under `fr` (usable); hist/pairs as in histogramBlockAvx2().
+// kAllIn: every value is known to be in range (the [min, max] histogram of a tensor without
+// NaN/Inf), so the range test is left out.
+template <bool kAllIn>
+__attribute__((target("avx2"))) void histogramBlockF32(const HistRule &rule, const F32HistRule &fr,
+                                                       const std::uint8_t *p, std::size_t n,
+                                                       std::uint64_t *hist,
+                                                       std::uint32_t *pairs) noexcept
+{
+    const __m256 lo = _mm256_set1_ps(fr.lo);
+    const __m256 loIn = _mm256_set1_ps(fr.loIn);
+    const __m256 hiIn = _mm256_set1_ps(fr.hiIn);
+    const __m256 inv = _mm256_set1_ps(fr.inverse);
+    const __m256 tol = _mm256_set1_ps(fr.tol);
+    const __m256 oneMinusTol = _mm256_set1_ps(1.0f - fr.tol);
+    const __m256i lastBin = _mm256_set1_epi32(fr.bins - 1);
+    const __m256i pairScale = _mm256_set1_epi64x(fr.bins);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = loadF32x8(p + 4 * i);
+        const __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, lo), inv);
+        // k = trunc(t); a lane is clear when its fraction is more than tol from 0 and from 1
+        __m256i k = _mm256_cvttps_epi32(t);
+        const __m256 f = _mm256_sub_ps(t, _mm256_cvtepi32_ps(k));
+        __m256 clear = _mm256_and_ps(_mm256_cmp_ps(f, tol, _CMP_GT_OQ),
+                                     _mm256_cmp_ps(f, oneMinusTol, _CMP_LT_OQ));
+        __m256 inRange;
+        if constexpr (!kAllIn) {
+            inRange = _mm256_and_ps(_mm256_cmp_ps(v, loIn, _CMP_GE_OQ), _mm256_cmp_ps(v, hiIn, _CMP_LE_OQ));
+            clear = _mm256_and_ps(clear, inRange);
+        }
+        const int okMask = _mm256_movemask_ps(clear);
+        // in [0, bins - 1] for a clear lane by construction; clamped so that no lane can index
+        // outside the tables whatever the arithmetic did
+        k = _mm256_min_epi32(_mm256_max_epi32(k, _mm256_setzero_si256()), lastBin);
+        if (okMask == 0xff && pairs) [[likely]] {
+            // even lane * bins + odd lane, in each 64-bit lane
+            const __m256i idx = _mm256_add_epi64(_mm256_mul_epu32(k, pairScale), _mm256_srli_epi64(k, 32));
+            alignas(32) std::uint64_t pi[4];
+            _mm256_store_si256(reinterpret_cast<__m256i *>(pi), idx);
+            ++pairs[static_cast<std::uint32_t>(pi[0])];
+            ++pairs[static_cast<std::uint32_t>(pi[1])];
+            ++pairs[static_cast<std::uint32_t>(pi[2])];
+            ++pairs[static_cast<std::uint32_t>(pi[3])];
+            continue;
+        }
+        alignas(32) std::int32_t kk[8];
+        _mm256_store_si256(reinterpret_cast<__m256i *>(kk), k);
+        if (okMask == 0xff) {
+            for (int j = 0; j < 8; ++j)
+                ++hist[kk[j]];
+            continue;
+        }
+        const int inMask = kAllIn ? 0xff : _mm256_movemask_ps(inRange);
+        for (int j = 0; j < 8; ++j) {
+            if (okMask & (1 << j)) {
+                ++hist[kk[j]];
+            } else if (inMask & (1 << j)) {
+                float x;
+                std::memcpy(&x, p + 4 * (i + static_cast<std::size_t>(j)), 4);
+                const int b = rule.bin(x);
+                ++hist[b < 0 ? rule.binCount : b];
+            }
+        }
+    }
+    for (; i < n; ++i) {
+        float x;
+        std::memcpy(&x, p + 4 * i, 4);
+        const int b = rule.bin(x);
+        ++hist[b < 0 ? rule.binCount : b];
+    }
+}
+#endif
+
 // A worker's histogram: bins + a spare slot for values outside the range, and (AVX2, up to
 // kMaxPairBins bins) the pair table, flushed into the histogram after each chunk.
 constexpr int kMaxPairBins = 128;
@@ -497,6 +736,18 @@ struct HistAccumulator
 #endif
         histogramBlockScalar(rule, x, n, hist.data());
     }
+
+#if CKPT_X86_DISPATCH
+    // n floats read in place (the caller checked fr.usable and AVX2).
+    void addF32(const HistRule &rule, const F32HistRule &fr, const std::uint8_t *p, std::size_t n)
+    {
+        std::uint32_t *pp = pairs.empty() ? nullptr : pairs.data();
+        if (fr.allIn)
+            histogramBlockF32<true>(rule, fr, p, n, hist.data(), pp);
+        else
+            histogramBlockF32<false>(rule, fr, p, n, hist.data(), pp);
+    }
+#endif
 
     void flushPairs()
     {
@@ -721,6 +972,18 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
 
     const std::uint64_t esize = std::max<std::uint64_t>(1, elementSize(view.dtype));
     Runner runner(options, 2 * n, kProgressBytes / esize);
+    // releasePages: the view's pages go when its statistics are done (one call per tensor;
+    // dropping them chunk by chunk from the workers cost more in TLB shootdowns than it saved).
+    struct PageRelease
+    {
+        const std::uint8_t *run;
+        std::uint64_t bytes;
+        ~PageRelease()
+        {
+            if (run)
+                MappedFile::releasePages({run, bytes});
+        }
+    } pageRelease{options.releasePages ? decoder.contiguousRun() : nullptr, n * esize};
 
     // 1- and 2-byte dtypes: count the storage patterns in one pass and derive everything from
     // the table (each distinct value weighted by its count; the histogram bins each distinct
@@ -801,11 +1064,39 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
     const bool fixedRange = options.rangeLo && options.rangeHi && options.bins > 0;
     const bool fixedUsable = fixedRange && histogramRange(options, 0, 0, lo, hi);
     std::optional<HistRule> rule;
-    if (fixedUsable)
-        rule.emplace(lo, hi, options.bins);
     const auto bins = static_cast<std::size_t>(std::max(0, options.bins));
     // Pair counters hold up to a chunk's count: only when that fits 32 bits.
     std::vector<HistAccumulator> hists(threads, HistAccumulator(bins, chunk < (1ull << 31)));
+
+    // Contiguous native float32 with AVX2: read in place (see blockMomentsF32).
+    const std::uint8_t *f32 = nullptr;
+#if CKPT_X86_DISPATCH
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2)
+        f32 = decoder.contiguousFloat32();
+    std::optional<F32HistRule> f32Rule;
+    auto setRule = [&](double l, double h) {
+        rule.emplace(l, h, options.bins);
+        f32Rule.emplace(*rule);
+    };
+    // Histogram of `len` elements from `b`: in place when the float rule allows it.
+    auto histBlock = [&](HistAccumulator &acc, std::uint64_t b, std::size_t len, double *buf, bool decoded) {
+        if (f32 && f32Rule->usable)
+            return acc.addF32(*rule, *f32Rule, f32 + 4 * b, len);
+        if (!decoded)
+            decoder.decode(b, len, buf, true);
+        acc.add(*rule, buf, len);
+    };
+#else
+    auto setRule = [&](double l, double h) { rule.emplace(l, h, options.bins); };
+    auto histBlock = [&](HistAccumulator &acc, std::uint64_t b, std::size_t len, double *buf, bool decoded) {
+        if (!decoded)
+            decoder.decode(b, len, buf, true);
+        acc.add(*rule, buf, len);
+    };
+#endif
+    if (fixedUsable)
+        setRule(lo, hi);
 
     // Pass 1: counts, extremes, sums and (per block, merged with Chan's formula) the sum of
     // squared deviations.
@@ -819,10 +1110,19 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
         std::uint64_t sinceStep = 0;
         for (std::uint64_t b = begin; b < end; b += kBlock) {
             const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
-            decoder.decode(b, len, buf, true);
-            accumulateBlock(p, buf, len);
-            if (rule)
-                hists[worker].add(*rule, buf, len);
+#if CKPT_X86_DISPATCH
+            if (f32) {
+                accumulateBlockF32(p, f32 + 4 * b, len, buf);
+                if (rule)
+                    histBlock(hists[worker], b, len, buf, false);
+            } else
+#endif
+            {
+                decoder.decode(b, len, buf, true);
+                accumulateBlock(p, buf, len);
+                if (rule)
+                    histBlock(hists[worker], b, len, buf, true);
+            }
             if ((sinceStep += len) >= kStepElements) {
                 if (!runner.step((fixedRange ? 2 : 1) * sinceStep))
                     return;
@@ -845,7 +1145,13 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
         if (!fixedRange) {
             usable = histogramRange(options, all.min, all.max, lo, hi);
             if (usable) {
-                rule.emplace(lo, hi, options.bins);
+                setRule(lo, hi);
+#if CKPT_X86_DISPATCH
+                // [min, max] of a tensor without NaN/Inf: nothing can fall outside
+                f32Rule->allIn = all.nan == 0 && all.posinf == 0 && all.neginf == 0
+                                 && static_cast<double>(f32Rule->loIn) <= all.min
+                                 && static_cast<double>(f32Rule->hiIn) >= all.max;
+#endif
                 runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
                     double *buf = buffers[worker].data();
                     const std::uint64_t begin = c * chunk;
@@ -853,8 +1159,7 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
                     std::uint64_t sinceStep = 0;
                     for (std::uint64_t b = begin; b < end; b += kBlock) {
                         const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, end - b));
-                        decoder.decode(b, len, buf, true);
-                        hists[worker].add(*rule, buf, len);
+                        histBlock(hists[worker], b, len, buf, false);
                         if ((sinceStep += len) >= kStepElements) {
                             if (!runner.step(sinceStep))
                                 return;

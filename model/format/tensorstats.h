@@ -46,6 +46,11 @@ struct StatsOptions
     /// scheduling priority (Linux: nice +10 for those threads only) while the calling thread
     /// waits, so that a UI thread never shares its core with a worker on equal terms.
     bool background = false;
+    /// One-shot reading (ckpt-inspect stats): the workers drop the pages of a contiguous view
+    /// from the process's memory map as soon as they have read them for the last time
+    /// (MappedFile::releasePages), so that peak RSS stays small and the page-table teardown is
+    /// done in parallel rather than at exit. Off by default: a view being browsed keeps its pages.
+    bool releasePages = false;
 };
 
 /// Computes the statistics of `view` reading through its bytes without copying the tensor.
