@@ -119,7 +119,9 @@ void TestOptimizerPanel::optimizerPanelShowsTorchsState()
     QVERIFY(panel.selectPath(optimizerPath));
     QCOMPARE(panel.details()->currentWidget(), op);
     QTRY_VERIFY_WITH_TIMEOUT(!op->isBusy(), 20000);
-    QVERIFY(!panel.isBusy() || panel.isCheckingTensors());
+    // Other background work started by the load (the Training tab's job) may still be running
+    // on a loaded machine; it settles on its own. Only the NaN/Inf scan may outlast it.
+    QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy() || panel.isCheckingTensors(), 20000);
 
     QCOMPARE(op->groupsView()->model()->rowCount(), static_cast<int>(expected["groups"].size()));
     const QAbstractItemModel *m = op->paramsView()->model();
