@@ -93,7 +93,7 @@ HistogramPlot::~HistogramPlot() = default;
 void HistogramPlot::setValueLabel(const QString &label)
 {
     m_plot->xAxis->setLabel(label);
-    m_plot->replot();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void HistogramPlot::setHistogram(double lo, double hi, const std::vector<std::uint64_t> &counts)
@@ -237,7 +237,9 @@ void HistogramPlot::rebuild()
         m_plot->xAxis->setRange(0, 1);
         m_zeroLine->setVisible(false);
     }
-    m_plot->replot();
+    // Queued: the "Computing…" state on selection and the result a moment later are each drawn
+    // once, in an event of their own, not inside the selection or result handler (B5, UI stall).
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 bool HistogramPlot::savePng(const QString &fileName, int width, int height)

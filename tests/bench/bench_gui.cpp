@@ -29,6 +29,7 @@
 #include <QToolButton>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -90,6 +91,7 @@ public:
         return m_maxGap;
     }
     double maxGapCpu() const { return m_maxGapCpu; }
+    double maxGapAt() const { return m_maxGapAt; } ///< CLOCK_REALTIME ms when it began
 
 private:
     void tick()
@@ -99,6 +101,7 @@ private:
         if (now - m_last > m_maxGap) {
             m_maxGap = now - m_last;
             m_maxGapCpu = cpu - m_lastCpu;
+            m_maxGapAt = m_last;
         }
         m_last = now;
         m_lastCpu = cpu;
@@ -109,6 +112,7 @@ private:
     double m_lastCpu = 0;
     double m_maxGap = 0;
     double m_maxGapCpu = 0;
+    double m_maxGapAt = 0;
 };
 
 QToolButton *cancelButton(ckpt::CheckpointPanel &panel)
@@ -125,6 +129,41 @@ bool poolIdle()
     return QThreadPool::globalInstance()->activeThreadCount() == 0;
 }
 
+// With CKPT_BENCH_TRACE_MS=N: every event the UI thread takes more than N ms to handle is
+// printed to stderr (type, receiver class and name, nesting depth), to find what a stall is.
+class TracingApp : public QApplication
+{
+public:
+    TracingApp(int &argc, char **argv) : QApplication(argc, argv)
+    {
+        if (const char *env = std::getenv("CKPT_BENCH_TRACE_MS"))
+            m_thresholdMs = std::strtod(env, nullptr);
+    }
+    bool notify(QObject *receiver, QEvent *event) override
+    {
+        if (m_thresholdMs < 0)
+            return QApplication::notify(receiver, event);
+        const double start = realtimeMs();
+        const int type = event->type();
+        // The receiver may be deleted while it handles the event (DeferredDelete): names first.
+        const char *cls = receiver->metaObject()->className();
+        const QByteArray name = receiver->objectName().toUtf8();
+        const char *parent = receiver->parent() ? receiver->parent()->metaObject()->className() : "-";
+        ++m_depth;
+        const bool r = QApplication::notify(receiver, event);
+        --m_depth;
+        const double ms = realtimeMs() - start;
+        if (ms > m_thresholdMs)
+            std::fprintf(stderr, "slow event: %.1f ms at %.1f, type %d, %s '%s' in %s, depth %d\n", ms,
+                         std::fmod(start, 100000.0), type, cls, name.constData(), parent, m_depth);
+        return r;
+    }
+
+private:
+    double m_thresholdMs = -1;
+    int m_depth = 0;
+};
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -132,7 +171,7 @@ int main(int argc, char **argv)
     double t0 = realtimeMs();
     if (const char *env = std::getenv("CKPT_BENCH_T0_NS"))
         t0 = std::strtod(env, nullptr) / 1e6;
-    QApplication app(argc, argv);
+    TracingApp app(argc, argv);
     const QStringList args = QApplication::arguments();
     if (args.size() != 4) {
         std::fprintf(stderr, "usage: bench_gui FILE TENSOR TENSOR2\n");
@@ -194,6 +233,9 @@ int main(int argc, char **argv)
             QTimer::singleShot(50, &panel, [&] {
                 stallMs = heartbeat.stop();
                 stallCpuMs = heartbeat.maxGapCpu();
+                if (std::getenv("CKPT_BENCH_TRACE_MS"))
+                    std::fprintf(stderr, "longest gap: %.1f ms at %.1f\n", stallMs,
+                                 std::fmod(heartbeat.maxGapAt(), 100000.0));
                 if (!panel.tensorDetails()->currentResult())
                     return fail(QStringLiteral("no statistics shown"));
                 QTimer::singleShot(0, &panel, cancelStep);
