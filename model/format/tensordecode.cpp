@@ -773,12 +773,17 @@ void ElementDecoder::countPatterns(std::uint64_t first, std::uint64_t count,
             if (swap)
                 for (std::size_t i = 0; i < n; ++i, p += bstep)
                     ++counts[loadWord<std::uint16_t, true>(p)];
-            else if (step == 1)
-                for (std::size_t i = 0; i < n; ++i) {
+            else if (step == 1) {
+                // One prefetch per 64-byte line (not per element: that was a third of the work).
+                std::size_t i = 0;
+                for (; i + 32 <= n; i += 32) {
                     __builtin_prefetch(p + 2 * i + kPrefetchBytes);
-                    ++counts[loadRaw<std::uint16_t>(p + 2 * i)];
+                    for (std::size_t j = i; j < i + 32; ++j)
+                        ++counts[loadRaw<std::uint16_t>(p + 2 * j)];
                 }
-            else
+                for (; i < n; ++i)
+                    ++counts[loadRaw<std::uint16_t>(p + 2 * i)];
+            } else
                 for (std::size_t i = 0; i < n; ++i, p += bstep)
                     ++counts[loadRaw<std::uint16_t>(p)];
         }
