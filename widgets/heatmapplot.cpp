@@ -128,7 +128,7 @@ void HeatmapPlot::setGrid(const HeatmapGrid &grid)
     m_plot->xAxis->setRange(-padX, lastCol + padX);
     m_plot->yAxis->setRange(-padY, lastRow + padY);
     keepSquareCells();
-    m_plot->replot();
+    m_plot->replot(QCustomPlot::rpQueuedReplot); // drawn once, in an event of its own
 }
 
 void HeatmapPlot::keepSquareCells()
@@ -167,7 +167,9 @@ void HeatmapPlot::clear(const QString &message)
     m_message->setVisible(!message.isEmpty());
     m_plot->xAxis->setRange(0, 1);
     m_plot->yAxis->setRange(0, 1);
-    m_plot->replot();
+    // Queued: selecting a tensor clears the (usually hidden) Values tab's map; drawing it inline
+    // made every selection slower (B5).
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void HeatmapPlot::onMouseMove(QMouseEvent *event)
