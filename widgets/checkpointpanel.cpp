@@ -17,6 +17,7 @@
 #include "trainingsummarypanel.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QDataStream>
 #include <QFileInfo>
 #include <QFileSystemWatcher>
@@ -35,6 +36,10 @@
 #include <functional>
 
 namespace ckpt {
+
+namespace {
+constexpr int kWarmUpDelayMs = 50; // after the first load; see warmUpDetails()
+}
 
 namespace {
 constexpr quint32 kLayoutVersion = 1;
@@ -407,6 +412,30 @@ void CheckpointPanel::onLoaded(const LoadedCheckpoint &result)
     updateBusy();
     emit statusChanged();
     emit loadFinished();
+    if (!m_warmedUp)
+        QTimer::singleShot(kWarmUpDelayMs, this, &CheckpointPanel::warmUpDetails);
+}
+
+// The first show of a details page polishes and lays out its whole widget tree: 16-36 ms for
+// the tensor page (tabs, statistics table, plot, values view), inside the first click on a
+// tensor (B5 measured it as most of the longest UI stall). Done once, shortly after the first
+// load, while the user is still looking at the tree: each page is made current and the
+// previous page restored within this one event, with updates off, so nothing is painted.
+void CheckpointPanel::warmUpDetails()
+{
+    if (m_warmedUp || !isVisible())
+        return;
+    QWidget *focus = QApplication::focusWidget();
+    if (focus && m_details->isAncestorOf(focus))
+        return; // switching pages would move the keyboard focus
+    m_warmedUp = true;
+    QWidget *current = m_details->currentWidget();
+    m_details->setUpdatesEnabled(false);
+    for (QWidget *page : {static_cast<QWidget *>(m_tensorPanel), static_cast<QWidget *>(m_modulePanel)})
+        if (page != current)
+            m_details->setCurrentWidget(page);
+    m_details->setCurrentWidget(current);
+    m_details->setUpdatesEnabled(true);
 }
 
 void CheckpointPanel::expandDefault()

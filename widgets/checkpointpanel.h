@@ -99,6 +99,7 @@ private:
     void onCurrentChanged(const QModelIndex &current);
     void applyFilter();
     void expandDefault();
+    void warmUpDetails();
     void updateBusy();
     void onScanFinished(int checked, int flagged);
     QStringList expandedPaths() const;
@@ -130,6 +131,7 @@ private:
     OptimizerPanel *m_optimizerPanel;
     std::shared_ptr<const TrainingOverview> m_training;
     bool m_keepDetails = false;
+    bool m_warmedUp = false;
 
     TensorHealthScanJob *m_scan;
     int m_scanNonFinite = 0;

@@ -36,6 +36,10 @@ HeatmapPlot::HeatmapPlot(QWidget *parent)
     m_plot->xAxis->setLabel(tr("column"));
     m_plot->yAxis->setLabel(tr("row"));
     m_plot->yAxis->setRangeReversed(true);
+    // A replot marks the widget for the next paint (update()) instead of repainting the whole
+    // window on the spot (QCustomPlot's default phImmediateRefresh): the window is then painted
+    // once per event-loop turn with everything else that changed (B5, UI stall).
+    m_plot->setPlottingHint(QCP::phImmediateRefresh, false);
     auto xTicker = QSharedPointer<IndexTicker>::create();
     xTicker->setTickCount(4); // wide labels ("12500") on a narrow axis
     m_plot->xAxis->setTicker(xTicker);

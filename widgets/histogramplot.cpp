@@ -46,6 +46,10 @@ HistogramPlot::HistogramPlot(QWidget *parent)
     m_plot->yAxis2->setVisible(false);
     m_plot->xAxis->grid()->setSubGridVisible(false);
     m_plot->setNoAntialiasingOnDrag(true);
+    // A replot marks the widget for the next paint (update()) instead of repainting the whole
+    // window on the spot (QCustomPlot's default phImmediateRefresh): the window is then painted
+    // once per event-loop turn with everything else that changed (B5, UI stall).
+    m_plot->setPlottingHint(QCP::phImmediateRefresh, false);
     m_plot->setMouseTracking(true);
 
     m_bars = new QCPBars(m_plot->xAxis, m_plot->yAxis);
