@@ -282,7 +282,7 @@ private:
         }
     }
 
-    void addSequenceChildren(TreeNode *node, const std::vector<Value *> &items, int depth)
+    void addSequenceChildren(TreeNode *node, const format::ValueList &items, int depth)
     {
         std::size_t plain = 0;
         std::size_t elided = 0;

@@ -666,7 +666,14 @@ struct PickleUnpickler::Impl
     Value *makeTuple(std::size_t from)
     {
         Value *t = make(ValueKind::Tuple);
-        t->items.assign(stack.begin() + static_cast<std::ptrdiff_t>(from), stack.end());
+        const std::size_t n = stack.size() - from;
+        if (n > ValueList::kMaxItems) [[unlikely]]
+            fail(Kind::LimitExceeded, name() + ": a tuple of more than " + std::to_string(ValueList::kMaxItems) + " items");
+        if (n) { // items in the graph's memory: no allocation per tuple
+            Value **items = graph.allocItems(n);
+            std::copy(stack.begin() + static_cast<std::ptrdiff_t>(from), stack.end(), items);
+            t->items.adopt(items, n);
+        }
         stack.resize(from);
         return t;
     }

@@ -580,7 +580,7 @@ private:
         Value *first = arg(v, 0);
         if (!isSeq(first))
             return;
-        std::vector<Value *> items = first->items;
+        ValueList items = first->items;
         Value *cls = v->cls;
         v->kind = ValueKind::Tuple;
         v->items = std::move(items);
@@ -592,7 +592,7 @@ private:
     {
         Value *first = arg(v, 0);
         if (name == "set" || name == "frozenset") {
-            std::vector<Value *> items;
+            ValueList items;
             if (first && (isSeq(first) || first->kind == ValueKind::Set || first->kind == ValueKind::FrozenSet))
                 items = first->items;
             v->kind = name == "set" ? ValueKind::Set : ValueKind::FrozenSet;
@@ -649,7 +649,7 @@ private:
         } else if (name.starts_with("build_") && name.ends_with("list") && isSeq(first)) {
             for (Value *item : first->items)
                 convert(item);
-            std::vector<Value *> items = first->items;
+            ValueList items = first->items;
             v->kind = ValueKind::List;
             v->items = std::move(items);
             v->cls = nullptr;
