@@ -675,6 +675,13 @@ void TestPickleUnpickler::sharedReferences()
     QCOMPARE(dup->items[0], dup->items[1]);
     Value *two = load(g, "(t(t" + op(0x86) + ".");
     QVERIFY(two->items[0] != two->items[1]);
+    // ints are shared by value (immutable, like None): in one pickle and across pickles
+    Value *ints = load(g, "(" + k1(7) + k1(7) + "I7\nt.");
+    QCOMPARE(ints->items[0], ints->items[1]);
+    QCOMPARE(ints->items[0], ints->items[2]);
+    QCOMPARE(ints->items[0]->integer, std::int64_t(7));
+    QCOMPARE(load(g, k1(7) + "."), ints->items[0]);
+    QVERIFY(load(g, k1(8) + ".") != ints->items[0]);
 }
 
 void TestPickleUnpickler::cycles()
@@ -1165,10 +1172,13 @@ void TestPickleUnpickler::errorContext()
         QVERIFY(e.offsetInRecord());
         QCOMPARE(e.offset(), std::uint64_t(6));
     }
-    // node offsets are file offsets too
+    // node offsets are file offsets too (an int is a shared node: no offset of its own)
     std::uint64_t end = 0;
-    Value *v = u.load(view("yy" + k1(3) + "."), 2, 50, "r", &end);
+    Value *v = u.load(view(QByteArray("yy].")), 2, 50, "r", &end);
     QCOMPARE(v->offset, std::uint64_t(52));
+    QCOMPARE(end, std::uint64_t(4));
+    v = u.load(view("yy" + k1(3) + "."), 2, 50, "r", &end);
+    QCOMPARE(v->offset, std::uint64_t(0));
     QCOMPARE(end, std::uint64_t(5));
     // a start position past the end
     QVERIFY_THROWS_EXCEPTION(FormatError, u.load(view(QByteArray("ab")), 5, 0, "r"));

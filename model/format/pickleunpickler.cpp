@@ -599,10 +599,15 @@ struct PickleUnpickler::Impl
 
     // --- nodes and stack ------------------------------------------------------------------------
 
+    [[gnu::always_inline]] void chargeNode()
+    {
+        // Shared int nodes count as the nodes they stand for: the budget is unchanged by sharing.
+        if (graph.size() + self.m_sharedInts >= limits.maxNodes) [[unlikely]]
+            failNodes();
+    }
     [[gnu::always_inline]] Value *make(ValueKind kind)
     {
-        if (graph.size() >= limits.maxNodes) [[unlikely]]
-            failNodes();
+        chargeNode();
         Value *v = graph.make(kind);
         v->offset = base + opPos;
         return v;
@@ -678,10 +683,19 @@ struct PickleUnpickler::Impl
         return t;
     }
 
+    /// Int nodes are shared by value (ValueGraph::cachedInt()): their offset is 0, as for
+    /// None and the booleans, since one node stands for every occurrence.
     Value *makeInt(std::int64_t i)
     {
+        if (Value *shared = graph.cachedInt(i)) {
+            chargeNode();
+            ++self.m_sharedInts;
+            return shared;
+        }
         Value *v = make(ValueKind::Int);
         v->integer = i;
+        v->offset = 0;
+        graph.cacheInt(v);
         return v;
     }
 

@@ -119,6 +119,7 @@ ValueGraph::ValueGraph(ValueGraph &&other) noexcept
     , m_none(std::exchange(other.m_none, nullptr))
     , m_true(std::exchange(other.m_true, nullptr))
     , m_false(std::exchange(other.m_false, nullptr))
+    , m_ints(std::move(other.m_ints))
     , m_itemBlocks(std::move(other.m_itemBlocks))
     , m_itemsNext(std::exchange(other.m_itemsNext, nullptr))
     , m_itemsEnd(std::exchange(other.m_itemsEnd, nullptr))
@@ -140,6 +141,7 @@ ValueGraph &ValueGraph::operator=(ValueGraph &&other) noexcept
         m_none = std::exchange(other.m_none, nullptr);
         m_true = std::exchange(other.m_true, nullptr);
         m_false = std::exchange(other.m_false, nullptr);
+        m_ints = std::move(other.m_ints);
         m_itemBlocks = std::move(other.m_itemBlocks);
         other.m_itemBlocks.clear();
         m_itemsNext = std::exchange(other.m_itemsNext, nullptr);
@@ -159,6 +161,7 @@ void ValueGraph::release() noexcept
     m_size = 0;
     m_next = m_end = nullptr;
     m_none = m_true = m_false = nullptr;
+    m_ints.reset();
     for (Value **block : m_itemBlocks) // after the nodes: their lists may point in here
         ::operator delete(static_cast<void *>(block));
     m_itemBlocks.clear();
@@ -197,6 +200,13 @@ Value **ValueGraph::allocItemsSlow(std::size_t n)
     m_itemsNext = block + n;
     m_itemsEnd = block + items;
     return block;
+}
+
+void ValueGraph::cacheInt(Value *v)
+{
+    if (!m_ints)
+        m_ints = std::make_unique<Value *[]>(kIntCache);
+    m_ints[static_cast<std::uint64_t>(v->integer) & (kIntCache - 1)] = v;
 }
 
 Value *ValueGraph::none()

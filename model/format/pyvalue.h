@@ -267,6 +267,21 @@ public:
     /// Shared immutable nodes (None, True, False, the empty tuple) to keep graphs small.
     Value *none();
     Value *boolean(bool b);
+    /// The shared Int node of `i` if one is cached (offset 0, like none()), else nullptr. A
+    /// torch pickle is mostly small ints (sizes, strides, offsets, numels: 5 of the 13 nodes of a
+    /// tensor); see cacheInt().
+    Value *cachedInt(std::int64_t i) const noexcept
+    {
+        if (!m_ints) [[unlikely]]
+            return nullptr;
+        Value *v = m_ints[static_cast<std::uint64_t>(i) & (kIntCache - 1)];
+        return v && v->integer == i ? v : nullptr;
+    }
+    /// Makes the Int node of `i` the shared one for its value (a direct-mapped cache: it may
+    /// displace another value, whose node simply stays unshared). Nodes handed out by
+    /// cachedInt() must never be mutated.
+    void cacheInt(Value *v);
+
     /// Memory for `n` item pointers, owned by the graph (for ValueList::adopt()): tuples get
     /// their items without an allocation each.
     Value **allocItems(std::size_t n)
@@ -296,6 +311,9 @@ private:
     Value *m_none = nullptr;
     Value *m_true = nullptr;
     Value *m_false = nullptr;
+
+    static constexpr std::size_t kIntCache = 4096; ///< slots of the shared-int cache
+    std::unique_ptr<Value *[]> m_ints;             ///< made on first use (small graphs stay small)
 
     // Item arrays: bump allocation in blocks that double from 4 KiB to 1 MiB; a request too big
     // for that gets a block of its own (the size the std::vector would have had).
