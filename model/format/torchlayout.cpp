@@ -161,7 +161,7 @@ private:
             warn("persistent id of an unknown form is shown as an opaque value", v->offset);
             return;
         }
-        std::string tag;
+        std::string_view tag;
         if (pid->items[0]->kind == ValueKind::Str || pid->items[0]->kind == ValueKind::Bytes)
             tag = pid->items[0]->text;
         if (tag == "module" && pid->items.size() >= 2 && pid->items[1]) {
@@ -170,7 +170,7 @@ private:
             return;
         }
         if (tag != "storage" || pid->items.size() < 5) {
-            warn("persistent id '" + tag + "' is not a storage; shown as an opaque value", v->offset);
+            warn("persistent id '" + std::string(tag) + "' is not a storage; shown as an opaque value", v->offset);
             return;
         }
         const Value *type = pid->items[1];
@@ -187,8 +187,13 @@ private:
             warn("storage persistent id with an unknown type or size", v->offset);
             return;
         }
-        std::string keyText = key->kind == ValueKind::Int ? std::to_string(key->integer) : key->text;
-        std::string loc = isStr(location) ? location->text : std::string("cpu");
+        // The node texts are passed as they are (no copies: this runs once per tensor).
+        static const std::string kCpu = "cpu";
+        std::string keyNumber;
+        if (key->kind == ValueKind::Int)
+            keyNumber = std::to_string(key->integer);
+        const std::string &keyText = key->kind == ValueKind::Int ? keyNumber : key->text;
+        const std::string &loc = isStr(location) ? location->text : kCpu;
         const int index = m_resolve(keyText, *dtype, static_cast<std::uint64_t>(numel), loc, v->offset);
         if (index < 0)
             return;
