@@ -337,7 +337,9 @@ int main(int argc, char **argv)
             if (json)
                 printJson(ckpt::lsReport(*data));
             else
-                std::cout << ckpt::lsTable(*data);
+                ckpt::writeLsTable(*data, [](std::string_view piece) {
+                    std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+                });
         } else if (command == "stats") {
             ckpt::StatsSelection request;
             for (std::size_t i = 2; i < args.size(); ++i)
