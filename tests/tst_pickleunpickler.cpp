@@ -740,7 +740,7 @@ void TestPickleUnpickler::duplicateKeys()
     QCOMPARE(load(g, "}(" + k1(1) + op(0x85) + "p0\n" + k1(1) + "g0\n" + k1(2) + "u.")->dictSize(), std::size_t(1));
     // objects: SETITEMS onto an Object (dictItems) also keep the last value
     Value *o = load(g, "cfake\nD\n)R(" + k1(1) + k1(2) + k1(1) + k1(9) + "u.");
-    QCOMPARE(q(pyRepr(o->dictItems)), QStringLiteral("{1: 9}"));
+    QCOMPARE(q(pyRepr(o->dictItems())), QStringLiteral("{1: 9}"));
     // sets: duplicates dropped, first kept
     QCOMPARE(q(pyRepr(load(g, bytesOf({0x80, 4, 0x8f}) + "(" + k1(1) + k1(1) + op(0x88) + k1(2) + op(0x90) + "."))), QStringLiteral("{1, 2}"));
 }
@@ -972,21 +972,21 @@ void TestPickleUnpickler::objectItems()
     ValueGraph g;
     Value *o = load(g, "cfake\nL\n)R" + k1(1) + "a(" + k1(2) + k1(3) + "e.");
     QCOMPARE(o->kind, ValueKind::Object);
-    QCOMPARE(q(pyRepr(o->listItems)), QStringLiteral("[1, 2, 3]"));
-    QVERIFY(!o->dictItems);
+    QCOMPARE(q(pyRepr(o->listItems())), QStringLiteral("[1, 2, 3]"));
+    QVERIFY(!o->dictItems());
     Value *d = load(g, "cfake\nD\n)R" + k1(1) + k1(2) + "s(" + k1(3) + k1(4) + "u.");
-    QCOMPARE(q(pyRepr(d->dictItems)), QStringLiteral("{1: 2, 3: 4}"));
-    QVERIFY(!d->listItems);
+    QCOMPARE(q(pyRepr(d->dictItems())), QStringLiteral("{1: 2, 3: 4}"));
+    QVERIFY(!d->listItems());
     Value *s = load(g, bytesOf({0x80, 4}) + "cfake\nS\n)R(" + k1(1) + op(0x90) + ".");
-    QCOMPARE(q(pyRepr(s->listItems)), QStringLiteral("[1]"));
+    QCOMPARE(q(pyRepr(s->listItems())), QStringLiteral("[1]"));
     // empty batches create nothing (as CPython's C unpickler: nothing to do)
     Value *e = load(g, "cfake\nL\n)R(e(u.");
-    QVERIFY(!e->listItems && !e->dictItems);
+    QVERIFY(!e->listItems() && !e->dictItems());
     // NEWOBJ / NEWOBJ_EX / OBJ / INST origins and parts
     QCOMPARE(load(g, bytesOf({0x80, 2}) + "cfake\nA\n)" + op(0x81) + ".")->origin, ObjectOrigin::NewObj);
     Value *ex = load(g, bytesOf({0x80, 4}) + "cfake\nA\n)}" + op(0x92) + ".");
     QCOMPARE(ex->origin, ObjectOrigin::NewObjEx);
-    QVERIFY(ex->kwargs && ex->kwargs->kind == ValueKind::Dict);
+    QVERIFY(ex->kwargs() && ex->kwargs()->kind == ValueKind::Dict);
     Value *obj = load(g, "(cfake\nA\n" + k1(1) + "o.");
     QCOMPARE(obj->origin, ObjectOrigin::Obj);
     QCOMPARE(obj->args->items.size(), std::size_t(1));
@@ -1315,7 +1315,7 @@ void TestPickleUnpickler::speed()
         timer.start();
         Value *root = u.load(view(c.bytes), 0, 0, "speed");
         const auto ms = timer.elapsed();
-        const Value *dict = root->kind == ValueKind::Object ? root->dictItems : root;
+        const Value *dict = root->kind == ValueKind::Object ? root->dictItems() : root;
         QVERIFY(dict);
         QCOMPARE(dict->dictSize(), c.entries);
         qInfo("%s: %.1f MB in %lld ms (%zu nodes)", c.name, static_cast<double>(c.bytes.size()) / 1e6,

@@ -609,7 +609,7 @@ struct PickleUnpickler::Impl
     {
         chargeNode();
         Value *v = graph.make(kind);
-        v->offset = base + opPos;
+        v->setOffset(base + opPos);
         return v;
     }
     [[noreturn, gnu::cold, gnu::noinline]] void failNodes() const
@@ -694,7 +694,7 @@ struct PickleUnpickler::Impl
         }
         Value *v = make(ValueKind::Int);
         v->integer = i;
-        v->offset = 0;
+        v->setOffset(0);
         graph.cacheInt(v);
         return v;
     }
@@ -1107,9 +1107,11 @@ struct PickleUnpickler::Impl
         if (target->kind == ValueKind::Dict)
             return target;
         if (target->kind == ValueKind::Object) {
-            if (!target->dictItems)
-                target->dictItems = make(ValueKind::Dict);
-            return target->dictItems;
+            if (!target->dictItems()) {
+                Value *items = make(ValueKind::Dict);
+                graph.extra(target)[2] = items;
+            }
+            return target->dictItems();
         }
         fail(Kind::Corrupt, name() + " onto " + kindText(target) + ", which is not a dict");
     }
@@ -1120,9 +1122,11 @@ struct PickleUnpickler::Impl
         if (target->kind == ValueKind::List)
             return target;
         if (target->kind == ValueKind::Object) {
-            if (!target->listItems)
-                target->listItems = make(ValueKind::List);
-            return target->listItems;
+            if (!target->listItems()) {
+                Value *items = make(ValueKind::List);
+                graph.extra(target)[1] = items;
+            }
+            return target->listItems();
         }
         fail(Kind::Corrupt, name() + " onto " + kindText(target) + ", which is not a list");
     }
@@ -1498,7 +1502,7 @@ struct PickleUnpickler::Impl
                 Value *args = stack.back();
                 stack.pop_back();
                 Value *o = makeObject(stack.back(), args, ObjectOrigin::NewObjEx);
-                o->kwargs = kwargs;
+                graph.extra(o)[0] = kwargs;
                 stack.back() = o;
                 break;
             }

@@ -844,21 +844,21 @@ private:
                 print(v->args, depth + 1);
             }
         }
-        if (v->listItems) {
+        if (v->listItems()) {
             separator(first);
-            print(v->listItems, depth + 1);
+            print(v->listItems(), depth + 1);
         }
-        if (v->dictItems) {
+        if (v->dictItems()) {
             separator(first);
-            print(v->dictItems, depth + 1);
+            print(v->dictItems(), depth + 1);
         }
-        if (v->kwargs) {
-            if (allStrKeys(v->kwargs) && !v->kwargs->cls) {
-                keywords(v->kwargs, depth, first);
+        if (v->kwargs()) {
+            if (allStrKeys(v->kwargs()) && !v->kwargs()->cls) {
+                keywords(v->kwargs(), depth, first);
             } else {
                 separator(first);
                 m_out += "**";
-                print(v->kwargs, depth + 1);
+                print(v->kwargs(), depth + 1);
             }
         }
         const Value *s = v->state;

@@ -204,21 +204,38 @@ private:
 /// the unpickler and the interpretation pass fill it directly.
 struct Value
 {
-    ValueKind kind = ValueKind::None;
-    ObjectOrigin origin = ObjectOrigin::Reduce; ///< Object only
-    bool boolean = false;                       ///< Bool
-    std::int64_t integer = 0;                   ///< Int; Storage/Tensor: table index
+    // A graph holds up to millions of nodes, and their memory is most of the time it takes to
+    // read a checkpoint of many small tensors: the small fields share one 8-byte word, and
+    // the imaginary part of a Complex (the only kind with two numbers) shares `integer`.
+    static constexpr std::uint64_t kMaxOffset = (std::uint64_t(1) << 48) - 1;
+    std::uint64_t offset : 48 = 0;              ///< byte offset (file) of the creating opcode
+                                                ///< (set with setOffset())
+    ValueKind kind : 8 = ValueKind::None;
+    ObjectOrigin origin : 7 = ObjectOrigin::Reduce; ///< Object only
+    bool boolean : 1 = false;                   ///< Bool
+    union {
+        std::int64_t integer = 0;               ///< Int; Storage/Tensor: table index
+        double imag;                            ///< Complex imaginary part
+    };
     double real = 0;                            ///< Float; Complex real part
-    double imag = 0;                            ///< Complex imaginary part
-    std::uint64_t offset = 0;                   ///< byte offset (file) of the creating opcode
     std::string text;                           ///< Str/Bytes/ByteArray/BigInt/Global
     ValueList items;                            ///< Tuple/List/Set/FrozenSet; Dict: k,v pairs
     Value *cls = nullptr;                       ///< Object: callable/class; Dict: dict class
     Value *args = nullptr;                      ///< Object: argument tuple; PersistentId: the id
-    Value *kwargs = nullptr;                    ///< Object (NEWOBJ_EX): keyword dict
     Value *state = nullptr;                     ///< Object/Dict/Tensor: BUILD state (last wins)
-    Value *listItems = nullptr;                 ///< Object: a List node collecting APPEND(S)
-    Value *dictItems = nullptr;                 ///< Object: a Dict node collecting SETITEM(S)
+    /// kwargs, listItems, dictItems (in that order) of the few Objects that have any, in
+    /// memory the graph owns (ValueGraph::extra()); nullptr for all other nodes.
+    Value **extra = nullptr;
+
+    /// Object (NEWOBJ_EX): keyword dict.
+    Value *kwargs() const noexcept { return extra ? extra[0] : nullptr; }
+    /// Object: a List node collecting APPEND(S).
+    Value *listItems() const noexcept { return extra ? extra[1] : nullptr; }
+    /// Object: a Dict node collecting SETITEM(S).
+    Value *dictItems() const noexcept { return extra ? extra[2] : nullptr; }
+
+    /// Offsets beyond 256 TiB (no real file) are kept as kMaxOffset.
+    void setOffset(std::uint64_t o) noexcept { offset = (o < kMaxOffset ? o : kMaxOffset) & kMaxOffset; }
 
     bool isContainer() const noexcept;
     /// Global: module and name parts of `text`.
@@ -238,6 +255,8 @@ struct Value
     /// Int/Float/Bool as double.
     bool toDouble(double &out) const noexcept;
 };
+
+static_assert(sizeof(Value) <= 104, "Value grew: every byte is a megabyte in large checkpoints");
 
 /// Owns every node of one parse. Addresses are stable (chunked storage), nodes are never freed
 /// individually. Not thread-safe while being built; immutable afterwards.
@@ -281,6 +300,17 @@ public:
     /// displace another value, whose node simply stays unshared). Nodes handed out by
     /// cachedInt() must never be mutated.
     void cacheInt(Value *v);
+
+    /// The extra fields of `v` (Value::extra), made on first use: [0] kwargs, [1] listItems,
+    /// [2] dictItems.
+    Value **extra(Value *v)
+    {
+        if (!v->extra) {
+            v->extra = allocItems(3);
+            v->extra[0] = v->extra[1] = v->extra[2] = nullptr;
+        }
+        return v->extra;
+    }
 
     /// Memory for `n` item pointers, owned by the graph (for ValueList::adopt()): tuples get
     /// their items without an allocation each.

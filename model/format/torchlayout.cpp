@@ -89,7 +89,7 @@ void becomeCopyOf(Value *v, const Value *target)
         return;
     const std::uint64_t offset = v->offset;
     *v = *target;
-    v->offset = offset;
+    v->setOffset(offset);
 }
 
 class Interpreter
@@ -555,7 +555,7 @@ private:
 
     void convertDictClass(Value *v, bool ordered)
     {
-        Value *items = v->dictItems;
+        Value *items = v->dictItems();
         Value *state = v->state;
         Value *cls = v->cls;
         Value *first = arg(v, 0);
@@ -576,8 +576,12 @@ private:
         v->cls = cls;
         v->state = state;
         v->args = nullptr;
-        v->dictItems = nullptr;
-        v->listItems = nullptr;
+        if (v->extra) { // the items are in v->items now; kwargs stay as they were
+            Value *kwargs = v->kwargs();
+            v->extra = nullptr; // (not cleared in place: becomeCopyOf() copies may share it)
+            if (kwargs)
+                m_data.graph.extra(v)[0] = kwargs;
+        }
     }
 
     void convertSize(Value *v)
@@ -737,10 +741,10 @@ std::vector<std::pair<std::string, Value *>> walkChildren(const Value *v)
         appendSeqChildren(v, out);
         break;
     case ValueKind::Object:
-        if (v->dictItems && v->dictItems->kind == ValueKind::Dict) {
-            appendDictChildren(v->dictItems, out);
-        } else if (v->listItems && v->listItems->kind == ValueKind::List) {
-            appendSeqChildren(v->listItems, out);
+        if (v->dictItems() && v->dictItems()->kind == ValueKind::Dict) {
+            appendDictChildren(v->dictItems(), out);
+        } else if (v->listItems() && v->listItems()->kind == ValueKind::List) {
+            appendSeqChildren(v->listItems(), out);
         } else if (v->state) {
             if (v->state->kind == ValueKind::Dict) {
                 appendDictChildren(v->state, out);
@@ -802,11 +806,11 @@ ChildSource childSource(const Value *v) noexcept
         s.parts[0] = v;
         break;
     case ValueKind::Object:
-        if (v->dictItems && v->dictItems->kind == ValueKind::Dict) {
-            s.parts[0] = v->dictItems;
+        if (v->dictItems() && v->dictItems()->kind == ValueKind::Dict) {
+            s.parts[0] = v->dictItems();
             s.dict = true;
-        } else if (v->listItems && v->listItems->kind == ValueKind::List) {
-            s.parts[0] = v->listItems;
+        } else if (v->listItems() && v->listItems()->kind == ValueKind::List) {
+            s.parts[0] = v->listItems();
         } else if (v->state) {
             if (v->state->kind == ValueKind::Dict) {
                 s.parts[0] = v->state;
