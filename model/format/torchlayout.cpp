@@ -177,11 +177,21 @@ private:
         const Value *key = pid->items[2];
         const Value *location = pid->items[3];
         std::int64_t numel = 0;
-        auto dtype = storageTypeDType(type);
-        if (!dtype) {
-            // v3 files may name a dtype global instead of a storage class.
-            if (type && type->kind == ValueKind::Global && type->module() == "torch")
-                dtype = dtypeFromName(type->name());
+        std::optional<DType> dtype;
+        const bool global = type && type->kind == ValueKind::Global; // (immutable once made)
+        if (global && type == m_lastStorageType) { // one memoized global for all storages of a type
+            dtype = m_lastStorageDType;
+        } else {
+            dtype = storageTypeDType(type);
+            if (!dtype) {
+                // v3 files may name a dtype global instead of a storage class.
+                if (global && type->module() == "torch")
+                    dtype = dtypeFromName(type->name());
+            }
+            if (global) {
+                m_lastStorageType = type;
+                m_lastStorageDType = dtype;
+            }
         }
         if (!dtype || !key || !pid->items[4] || !pid->items[4]->toInt(numel) || numel < 0) {
             warn("storage persistent id with an unknown type or size", v->offset);
@@ -271,7 +281,7 @@ private:
         return v && v->kind == ValueKind::Tensor ? v : nullptr;
     }
 
-    int addTensor(Value *v, TensorInfo t)
+    int addTensor(Value *v, TensorInfo &&t)
     {
         t.pickleOffset = v->offset;
         m_data.tensors.push_back(std::move(t));
@@ -321,9 +331,16 @@ private:
 
     void convertCall(Value *v)
     {
+        // The calls of a checkpoint name a handful of Global nodes (memoized by the pickler):
+        // the split of the last one is kept (its text never changes).
         const Value *g = v->cls;
-        const std::string_view mod = g->module();
-        const std::string_view name = g->name();
+        if (g != m_lastGlobal) {
+            m_lastGlobal = g;
+            m_lastModule = g->module();
+            m_lastName = g->name();
+        }
+        const std::string_view mod = m_lastModule;
+        const std::string_view name = m_lastName;
         if (mod == "torch._utils")
             convertTorchUtils(v, name);
         else if (mod == "torch._tensor" && (name == "_rebuild_from_type_v2" || name == "_rebuild_from_type"))
@@ -673,6 +690,11 @@ private:
     /// Calls being converted, innermost last: a short stack (forward references only), so a
     /// scan beats a hash set that allocates a node for each of the 100,000s of calls.
     std::vector<Value *> m_converting;
+    const Value *m_lastGlobal = nullptr; ///< convertCall(): module and name of this global
+    std::string_view m_lastModule;
+    std::string_view m_lastName;
+    const Value *m_lastStorageType = nullptr; ///< convertPersistentId(): dtype of this global
+    std::optional<DType> m_lastStorageDType;
 };
 
 } // namespace
