@@ -449,7 +449,12 @@ void writeLsTable(const CheckpointData &data, const std::function<void(std::stri
         const std::uint64_t nbytes = t.nbytes();
         appendNumber(numel);
         endCell(3);
-        cells += humanBytesText(nbytes);
+        if (nbytes < 1024) { // humanBytesText()'s text, without its two strings per row
+            appendNumber(nbytes);
+            cells += " B";
+        } else {
+            cells += humanBytesText(nbytes);
+        }
         endCell(4);
         if (!seen[static_cast<std::size_t>(p.tensor)]) {
             seen[static_cast<std::size_t>(p.tensor)] = true;
