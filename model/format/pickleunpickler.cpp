@@ -721,10 +721,20 @@ struct PickleUnpickler::Impl
 
     // --- memo -----------------------------------------------------------------------------------
 
-    void memoPut(std::uint64_t idx, Value *v)
+    [[gnu::always_inline]] void memoPut(std::uint64_t idx, Value *v)
     {
-        if (idx == memo.size() && sparse.empty() && memoCount == idx) [[likely]] {
-            // The usual case (pickler numbering): the next dense index.
+        if (idx == memo.size() && sparse.empty() && memoCount == idx && memoCount < limits.maxMemo
+            && memo.size() < memo.capacity()) [[likely]] {
+            // The usual case (pickler numbering): the next dense index (inline in run()).
+            ++memoCount;
+            memo.push_back(v);
+            return;
+        }
+        memoPutSlow(idx, v);
+    }
+    [[gnu::noinline]] void memoPutSlow(std::uint64_t idx, Value *v)
+    {
+        if (idx == memo.size() && sparse.empty() && memoCount == idx) {
             newMemoEntry();
             memo.push_back(v);
             return;
