@@ -397,8 +397,10 @@ void writeLsTable(const CheckpointData &data, const std::function<void(std::stri
     constexpr bool kRight[kColumns] = {false, false, false, true, true};
     std::string cells;
     cells.reserve(data.paths.size() * 64 + 64);
+    format::adviseHugePagesForSpare(cells);
     std::vector<std::size_t> ends; // end of each cell in `cells`, row after row
     ends.reserve((data.paths.size() + 1) * kColumns);
+    format::adviseHugePagesForSpare(ends);
     std::size_t width[kColumns] = {};
     auto endCell = [&](std::size_t column) {
         const std::size_t start = ends.empty() ? 0 : ends.back();

@@ -237,6 +237,7 @@ private:
         // while 100,000 storages are added). Storages are found by their zip entry (one hash
         // lookup, no per-storage map node); a record absent from the archive by its name.
         m_d.storages.reserve(zip.entries().size());
+        adviseHugePagesForSpare(m_d.storages);
         std::vector<int> storageOfEntry(zip.entries().size(), -1);
         std::unordered_map<std::string, int> missingRecords;
         std::string record; // reused for every lookup

@@ -116,6 +116,7 @@ public:
                 ++rebuildCalls;
         }
         m_data.tensors.reserve(m_data.tensors.size() + rebuildCalls);
+        adviseHugePagesForSpare(m_data.tensors);
         for (std::size_t i = firstNode; i < end; ++i) // no node is made here: indexes stay valid
             convert(nodeAt(i));
     }
@@ -877,6 +878,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
         return;
     }
     data.paths.reserve(data.paths.size() + data.tensors.size());
+    adviseHugePagesForSpare(data.paths);
     std::vector<PathFrame> stack;
     std::unordered_set<const Value *> deepOnPath;
     auto onPath = [&](const Value *v) {

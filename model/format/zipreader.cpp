@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "zipreader.h"
 
+#include "mappedfile.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -258,6 +260,7 @@ void ZipReader::readEntries()
                               + " entries, more than this reader supports",
                           kDirRecord, dir.cdOffset);
     m_entries.reserve(static_cast<std::size_t>(dir.entryCount));
+    adviseHugePagesForSpare(m_entries);
     std::size_t slots = 16;
     while (slots < 2 * dir.entryCount)
         slots *= 2;
