@@ -282,7 +282,7 @@ private:
         }
     }
 
-    void addSequenceChildren(TreeNode *node, const std::vector<Value *> &items, int depth)
+    void addSequenceChildren(TreeNode *node, const format::ValueList &items, int depth)
     {
         std::size_t plain = 0;
         std::size_t elided = 0;
@@ -356,7 +356,7 @@ private:
     /// The attribute dict of a whole pickled nn.Module (`_parameters`, `_buffers`, `_modules`).
     static const Value *torchModuleAttributes(const Value *obj)
     {
-        if (!obj || obj->kind != ValueKind::Object || obj->dictItems || obj->listItems)
+        if (!obj || obj->kind != ValueKind::Object || obj->dictItems() || obj->listItems())
             return nullptr;
         const Value *attrs = dictState(obj->state);
         if (!attrs)
@@ -372,7 +372,7 @@ private:
     static const Value *scriptModuleAttributes(const Value *obj)
     {
         if (!obj || obj->kind != ValueKind::Object || !obj->cls || obj->cls->kind != ValueKind::Global
-            || obj->dictItems || obj->listItems)
+            || obj->dictItems() || obj->listItems())
             return nullptr;
         const std::string_view module = obj->cls->module();
         if (module != "__torch__" && module.rfind("__torch__.", 0) != 0)
@@ -468,12 +468,12 @@ private:
         }
         // As the reader's path walk: SETITEMs onto the object, else APPENDs, else the
         // attributes of the BUILD state (a dict, or (dict, slots dict)).
-        if (obj->dictItems && obj->dictItems->kind == ValueKind::Dict) {
-            addDictChildren(node, obj->dictItems, depth);
+        if (obj->dictItems() && obj->dictItems()->kind == ValueKind::Dict) {
+            addDictChildren(node, obj->dictItems(), depth);
             return;
         }
-        if (obj->listItems && obj->listItems->kind == ValueKind::List) {
-            addSequenceChildren(node, obj->listItems->items, depth);
+        if (obj->listItems() && obj->listItems()->kind == ValueKind::List) {
+            addSequenceChildren(node, obj->listItems()->items, depth);
             return;
         }
         const Value *state = obj->state;

@@ -384,14 +384,24 @@ Json scanReport(const CheckpointData &data)
 
 std::string lsTable(const CheckpointData &data)
 {
+    std::string out;
+    writeLsTable(data, [&](std::string_view piece) { out += piece; });
+    return out;
+}
+
+void writeLsTable(const CheckpointData &data, const std::function<void(std::string_view)> &write)
+{
     // 100,000-row listings: the cells of all rows go into one buffer (no per-row vectors, no
-    // per-cell strings), then the aligned table is written in place, as table() lays it out.
+    // per-cell strings), then the aligned table is written out in pieces, as table() lays it
+    // out.
     constexpr std::size_t kColumns = 5;
     constexpr bool kRight[kColumns] = {false, false, false, true, true};
     std::string cells;
     cells.reserve(data.paths.size() * 64 + 64);
+    format::adviseHugePagesForSpare(cells);
     std::vector<std::size_t> ends; // end of each cell in `cells`, row after row
     ends.reserve((data.paths.size() + 1) * kColumns);
+    format::adviseHugePagesForSpare(ends);
     std::size_t width[kColumns] = {};
     auto endCell = [&](std::size_t column) {
         const std::size_t start = ends.empty() ? 0 : ends.back();
@@ -442,7 +452,12 @@ std::string lsTable(const CheckpointData &data)
         const std::uint64_t nbytes = t.nbytes();
         appendNumber(numel);
         endCell(3);
-        cells += humanBytesText(nbytes);
+        if (nbytes < 1024) { // humanBytesText()'s text, without its two strings per row
+            appendNumber(nbytes);
+            cells += " B";
+        } else {
+            cells += humanBytesText(nbytes);
+        }
         endCell(4);
         if (!seen[static_cast<std::size_t>(p.tensor)]) {
             seen[static_cast<std::size_t>(p.tensor)] = true;
@@ -453,11 +468,17 @@ std::string lsTable(const CheckpointData &data)
     std::size_t lineMax = 1;
     for (std::size_t w : width)
         lineMax += w + 2;
-    std::string out((data.paths.size() + 1) * lineMax, ' ');
+    // Rows go into a buffer of about 64 KiB (at least one row) that is handed on when full.
+    constexpr std::size_t kPiece = 64 << 10;
+    std::string out(std::max(kPiece, lineMax), ' ');
     char *const begin = out.data();
     char *at = begin;
     const char *cell = cells.data();
     for (std::size_t row = 0; row < ends.size(); row += kColumns) {
+        if (static_cast<std::size_t>(begin + out.size() - at) < lineMax) {
+            write(std::string_view(begin, static_cast<std::size_t>(at - begin)));
+            at = begin;
+        }
         char *const lineStart = at;
         for (std::size_t c = 0; c < kColumns; ++c) {
             const char *const cellEnd = cells.data() + ends[row + c];
@@ -491,7 +512,7 @@ std::string lsTable(const CheckpointData &data)
            + humanBytesText(bytes) + " (" + std::string(formatName(data.format)) + ")\n";
     for (const ReadWarning &w : data.warnings)
         out += "warning: " + w.text() + '\n';
-    return out;
+    write(out);
 }
 
 std::string statsTable(const Json &report)

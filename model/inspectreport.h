@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ckpt {
@@ -57,6 +58,9 @@ std::string dumpJson(const Json &json, int indent = 1);
 
 /// Human-readable tables for the same reports (aligned columns).
 std::string lsTable(const format::CheckpointData &data);
+/// lsTable() handed to `write` in pieces of about 64 KiB (the CLI writes a 100,000-row table
+/// without holding all of it).
+void writeLsTable(const format::CheckpointData &data, const std::function<void(std::string_view)> &write);
 std::string statsTable(const Json &statsReport);
 std::string scanTable(const format::CheckpointData &data);
 

@@ -42,7 +42,7 @@ bool expandable(const Value *v)
     case ValueKind::FrozenSet:
         return !v->items.empty();
     case ValueKind::Object:
-        return v->cls || v->args || v->kwargs || v->state || v->listItems || v->dictItems;
+        return v->cls || v->args || v->kwargs() || v->state || v->listItems() || v->dictItems();
     case ValueKind::PersistentId:
         return v->args != nullptr;
     default:
@@ -140,8 +140,8 @@ void KeyValueModel::populate(Node *node) const
         add(QStringLiteral("(class)"), v->cls, true);
         if (hasItems(v->args))
             add(QStringLiteral("(args)"), v->args, true);
-        if (hasItems(v->kwargs))
-            add(QStringLiteral("(kwargs)"), v->kwargs, true);
+        if (hasItems(v->kwargs()))
+            add(QStringLiteral("(kwargs)"), v->kwargs(), true);
         const Value *state = v->state;
         if (state && state->kind == ValueKind::Dict) {
             for (std::size_t i = 0; i < state->dictSize(); ++i)
@@ -150,10 +150,10 @@ void KeyValueModel::populate(Node *node) const
         } else {
             add(QStringLiteral("(state)"), state, true);
         }
-        if (v->listItems && !v->listItems->items.empty())
-            add(QStringLiteral("(items)"), v->listItems, true);
-        if (v->dictItems && v->dictItems->dictSize() > 0)
-            add(QStringLiteral("(entries)"), v->dictItems, true);
+        if (v->listItems() && !v->listItems()->items.empty())
+            add(QStringLiteral("(items)"), v->listItems(), true);
+        if (v->dictItems() && v->dictItems()->dictSize() > 0)
+            add(QStringLiteral("(entries)"), v->dictItems(), true);
         break;
     }
     case ValueKind::PersistentId:

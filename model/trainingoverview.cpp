@@ -80,8 +80,8 @@ const Value *attributeDict(const Value *v)
     if (v->kind == ValueKind::Dict)
         return v;
     if (v->kind == ValueKind::Object) {
-        if (v->dictItems && v->dictItems->kind == ValueKind::Dict)
-            return v->dictItems;
+        if (v->dictItems() && v->dictItems()->kind == ValueKind::Dict)
+            return v->dictItems();
         if (v->state && v->state->kind == ValueKind::Dict)
             return v->state;
     }

@@ -868,6 +868,14 @@ void TestZipReader::hundredThousandEntries()
         if (run == 0) {
             for (int i = 0; i < kCount; i += 997)
                 QCOMPARE(zip.find(names[i].toStdString()), &zip.entries()[std::size_t(i)]);
+            // findAfter: the next entry when it is the one, else a lookup like find()
+            const ZipEntry *first = &zip.entries().front();
+            const ZipEntry *lastEntry = &zip.entries().back();
+            QCOMPARE(zip.findAfter(names[1].toStdString(), first), first + 1);
+            QCOMPARE(zip.findAfter(names[1].toStdString(), nullptr), first + 1);
+            QCOMPARE(zip.findAfter(names[500].toStdString(), first), first + 500);
+            QCOMPARE(zip.findAfter(names[0].toStdString(), lastEntry), first);
+            QCOMPARE(zip.findAfter("archive/data/100000", lastEntry), nullptr);
         }
     }
     qInfo("100,000 entries parsed in %.1f ms (best of 5)", double(best) / 1e6);

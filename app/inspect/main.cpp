@@ -12,6 +12,7 @@
 #include <cctype>
 #include <clocale>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -19,7 +20,52 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 namespace {
+
+/// Reading a checkpoint of 100,000 tensors makes a million small allocations (names, shapes,
+/// paths): faulting their 4 KiB pages in cost as much as everything else `ls` does (issue 7,
+/// B2). For the listing commands (one short-lived thread) glibc's heap is made to grow in
+/// 256 MiB steps of address space (pages are only backed when used) and that range is marked
+/// for transparent huge pages. stats and diff keep glibc's defaults: their large temporary
+/// buffers rely on its adaptive mmap threshold. A hint: nothing changes where THP is off.
+void preferHugePagesForTheHeap()
+{
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+    constexpr std::size_t kPad = std::size_t(256) << 20;
+    if (!mallopt(M_TOP_PAD, static_cast<int>(kPad)) || !mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * kPad)))
+        return;
+    // Allocations the top of the heap cannot hold (below the mmap threshold) make it grow now.
+    constexpr std::size_t kProbe = 120 << 10;
+    void *probes[8] = {};
+    const void *const before = sbrk(0);
+    std::uintptr_t from = 0;
+    for (void *&p : probes) {
+        p = std::malloc(kProbe);
+        if (!p)
+            break;
+        if (!from)
+            from = reinterpret_cast<std::uintptr_t>(p);
+        if (sbrk(0) != before)
+            break;
+    }
+    for (void *p : probes)
+        std::free(p);
+    const void *const after = sbrk(0);
+    if (!from || after == before || after == reinterpret_cast<void *>(-1))
+        return;
+    constexpr std::uintptr_t kHuge = std::uintptr_t(2) << 20;
+    const std::uintptr_t first = (from + kHuge - 1) & ~(kHuge - 1);
+    const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(after) & ~(kHuge - 1);
+    if (last > first)
+        madvise(reinterpret_cast<void *>(first), last - first, MADV_HUGEPAGE);
+#endif
+}
 
 constexpr int kExitOk = 0;
 constexpr int kExitDangerous = 1;
@@ -325,6 +371,8 @@ int main(int argc, char **argv)
     }
 
     const std::string &file = args[1];
+    if (command != "stats")
+        preferHugePagesForTheHeap();
     const auto data = ckpt::format::readCheckpoint(file);
     if (!data) {
         std::cerr << "ckpt-inspect: " << file << ": out of memory\n";
@@ -337,7 +385,9 @@ int main(int argc, char **argv)
             if (json)
                 printJson(ckpt::lsReport(*data));
             else
-                std::cout << ckpt::lsTable(*data);
+                ckpt::writeLsTable(*data, [](std::string_view piece) {
+                    std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+                });
         } else if (command == "stats") {
             ckpt::StatsSelection request;
             for (std::size_t i = 2; i < args.size(); ++i)

@@ -237,21 +237,25 @@ private:
         // while 100,000 storages are added). Storages are found by their zip entry (one hash
         // lookup, no per-storage map node); a record absent from the archive by its name.
         m_d.storages.reserve(zip.entries().size());
+        adviseHugePagesForSpare(m_d.storages);
         std::vector<int> storageOfEntry(zip.entries().size(), -1);
         std::unordered_map<std::string, int> missingRecords;
         std::string record; // reused for every lookup
+        const ZipEntry *lastEntry = nullptr; // records are usually named in directory order
         auto resolverFor = [&](const std::string &folder) -> StorageResolver {
             return [&, folder](const std::string &key, DType dtype, std::uint64_t numel,
                                const std::string &location, std::uint64_t offset) -> int {
                 record.assign(relPrefix);
                 record += folder;
                 record += key;
-                const ZipEntry *entry = zip.find(record);
+                const ZipEntry *entry = zip.findAfter(record, lastEntry);
                 int *slot = nullptr;
-                if (entry)
+                if (entry) {
+                    lastEntry = entry;
                     slot = &storageOfEntry[static_cast<std::size_t>(entry - zip.entries().data())];
-                else
+                } else {
                     slot = &missingRecords.try_emplace(record, -1).first->second;
+                }
                 if (*slot >= 0) {
                     const StorageInfo &s = m_d.storages[static_cast<std::size_t>(*slot)];
                     if (s.dtype != dtype || s.numel != numel)

@@ -250,4 +250,19 @@ std::uint64_t MappedFile::faultCount() noexcept
     return g_faults.load(std::memory_order_relaxed);
 }
 
+void adviseHugePages(const void *p, std::size_t bytes) noexcept
+{
+#ifdef MADV_HUGEPAGE
+    constexpr std::uintptr_t kHuge = std::uintptr_t(2) << 20;
+    const auto start = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t first = (start + kHuge - 1) & ~(kHuge - 1);
+    const std::uintptr_t last = (start + bytes) & ~(kHuge - 1);
+    if (bytes >= kHuge && last > first)
+        ::madvise(reinterpret_cast<void *>(first), last - first, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 } // namespace ckpt::format

@@ -599,12 +599,17 @@ struct PickleUnpickler::Impl
 
     // --- nodes and stack ------------------------------------------------------------------------
 
+    [[gnu::always_inline]] void chargeNode()
+    {
+        // Shared int nodes count as the nodes they stand for: the budget is unchanged by sharing.
+        if (graph.size() + self.m_sharedInts >= limits.maxNodes) [[unlikely]]
+            failNodes();
+    }
     [[gnu::always_inline]] Value *make(ValueKind kind)
     {
-        if (graph.size() >= limits.maxNodes) [[unlikely]]
-            failNodes();
+        chargeNode();
         Value *v = graph.make(kind);
-        v->offset = base + opPos;
+        v->setOffset(base + opPos);
         return v;
     }
     [[noreturn, gnu::cold, gnu::noinline]] void failNodes() const
@@ -666,15 +671,31 @@ struct PickleUnpickler::Impl
     Value *makeTuple(std::size_t from)
     {
         Value *t = make(ValueKind::Tuple);
-        t->items.assign(stack.begin() + static_cast<std::ptrdiff_t>(from), stack.end());
+        const std::size_t n = stack.size() - from;
+        if (n > ValueList::kMaxItems) [[unlikely]]
+            fail(Kind::LimitExceeded, name() + ": a tuple of more than " + std::to_string(ValueList::kMaxItems) + " items");
+        if (n) { // items in the graph's memory: no allocation per tuple
+            Value **items = graph.allocItems(n);
+            std::copy(stack.begin() + static_cast<std::ptrdiff_t>(from), stack.end(), items);
+            t->items.adopt(items, n);
+        }
         stack.resize(from);
         return t;
     }
 
+    /// Int nodes are shared by value (ValueGraph::cachedInt()): their offset is 0, as for
+    /// None and the booleans, since one node stands for every occurrence.
     Value *makeInt(std::int64_t i)
     {
+        if (Value *shared = graph.cachedInt(i)) {
+            chargeNode();
+            ++self.m_sharedInts;
+            return shared;
+        }
         Value *v = make(ValueKind::Int);
         v->integer = i;
+        v->setOffset(0);
+        graph.cacheInt(v);
         return v;
     }
 
@@ -700,10 +721,20 @@ struct PickleUnpickler::Impl
 
     // --- memo -----------------------------------------------------------------------------------
 
-    void memoPut(std::uint64_t idx, Value *v)
+    [[gnu::always_inline]] void memoPut(std::uint64_t idx, Value *v)
     {
-        if (idx == memo.size() && sparse.empty() && memoCount == idx) [[likely]] {
-            // The usual case (pickler numbering): the next dense index.
+        if (idx == memo.size() && sparse.empty() && memoCount == idx && memoCount < limits.maxMemo
+            && memo.size() < memo.capacity()) [[likely]] {
+            // The usual case (pickler numbering): the next dense index (inline in run()).
+            ++memoCount;
+            memo.push_back(v);
+            return;
+        }
+        memoPutSlow(idx, v);
+    }
+    [[gnu::noinline]] void memoPutSlow(std::uint64_t idx, Value *v)
+    {
+        if (idx == memo.size() && sparse.empty() && memoCount == idx) {
             newMemoEntry();
             memo.push_back(v);
             return;
@@ -1086,9 +1117,11 @@ struct PickleUnpickler::Impl
         if (target->kind == ValueKind::Dict)
             return target;
         if (target->kind == ValueKind::Object) {
-            if (!target->dictItems)
-                target->dictItems = make(ValueKind::Dict);
-            return target->dictItems;
+            if (!target->dictItems()) {
+                Value *items = make(ValueKind::Dict);
+                graph.extra(target)[2] = items;
+            }
+            return target->dictItems();
         }
         fail(Kind::Corrupt, name() + " onto " + kindText(target) + ", which is not a dict");
     }
@@ -1099,9 +1132,11 @@ struct PickleUnpickler::Impl
         if (target->kind == ValueKind::List)
             return target;
         if (target->kind == ValueKind::Object) {
-            if (!target->listItems)
-                target->listItems = make(ValueKind::List);
-            return target->listItems;
+            if (!target->listItems()) {
+                Value *items = make(ValueKind::List);
+                graph.extra(target)[1] = items;
+            }
+            return target->listItems();
         }
         fail(Kind::Corrupt, name() + " onto " + kindText(target) + ", which is not a list");
     }
@@ -1477,7 +1512,7 @@ struct PickleUnpickler::Impl
                 Value *args = stack.back();
                 stack.pop_back();
                 Value *o = makeObject(stack.back(), args, ObjectOrigin::NewObjEx);
-                o->kwargs = kwargs;
+                graph.extra(o)[0] = kwargs;
                 stack.back() = o;
                 break;
             }

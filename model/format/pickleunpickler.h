@@ -57,6 +57,7 @@ private:
     std::vector<GlobalUse> m_globals;
     std::unordered_map<std::string, std::size_t> m_globalIndex; ///< "module\nname" -> m_globals
     Value *m_emptyTuple = nullptr; ///< shared by every EMPTY_TUPLE (immutable)
+    std::uint64_t m_sharedInts = 0; ///< int values that reused a shared node (node budget)
     Value *m_partialRoot = nullptr;
     int m_protocol = 0;
 };

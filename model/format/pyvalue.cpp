@@ -119,8 +119,14 @@ ValueGraph::ValueGraph(ValueGraph &&other) noexcept
     , m_none(std::exchange(other.m_none, nullptr))
     , m_true(std::exchange(other.m_true, nullptr))
     , m_false(std::exchange(other.m_false, nullptr))
+    , m_ints(std::move(other.m_ints))
+    , m_itemBlocks(std::move(other.m_itemBlocks))
+    , m_itemsNext(std::exchange(other.m_itemsNext, nullptr))
+    , m_itemsEnd(std::exchange(other.m_itemsEnd, nullptr))
+    , m_itemBlockItems(std::exchange(other.m_itemBlockItems, 0))
 {
     other.m_blocks.clear();
+    other.m_itemBlocks.clear();
 }
 
 ValueGraph &ValueGraph::operator=(ValueGraph &&other) noexcept
@@ -135,6 +141,12 @@ ValueGraph &ValueGraph::operator=(ValueGraph &&other) noexcept
         m_none = std::exchange(other.m_none, nullptr);
         m_true = std::exchange(other.m_true, nullptr);
         m_false = std::exchange(other.m_false, nullptr);
+        m_ints = std::move(other.m_ints);
+        m_itemBlocks = std::move(other.m_itemBlocks);
+        other.m_itemBlocks.clear();
+        m_itemsNext = std::exchange(other.m_itemsNext, nullptr);
+        m_itemsEnd = std::exchange(other.m_itemsEnd, nullptr);
+        m_itemBlockItems = std::exchange(other.m_itemBlockItems, 0);
     }
     return *this;
 }
@@ -149,6 +161,12 @@ void ValueGraph::release() noexcept
     m_size = 0;
     m_next = m_end = nullptr;
     m_none = m_true = m_false = nullptr;
+    m_ints.reset();
+    for (Value **block : m_itemBlocks) // after the nodes: their lists may point in here
+        ::operator delete(static_cast<void *>(block));
+    m_itemBlocks.clear();
+    m_itemsNext = m_itemsEnd = nullptr;
+    m_itemBlockItems = 0;
 }
 
 void ValueGraph::addBlock()
@@ -162,6 +180,33 @@ void ValueGraph::addBlock()
     m_blocks.push_back(static_cast<Value *>(block));
     m_next = m_blocks.back();
     m_end = m_next + kChunk;
+}
+
+Value **ValueGraph::allocItemsSlow(std::size_t n)
+{
+    constexpr std::size_t kFirst = 4096 / sizeof(Value *);
+    constexpr std::size_t kLargest = (std::size_t(1) << 20) / sizeof(Value *);
+    m_itemBlocks.reserve(m_itemBlocks.size() + 1);
+    if (n > kLargest / 4) { // a block of its own; the current one stays in use
+        auto *own = static_cast<Value **>(::operator new(n * sizeof(Value *)));
+        m_itemBlocks.push_back(own);
+        return own;
+    }
+    const std::size_t items
+        = std::max(n, m_itemBlockItems == 0 ? kFirst : std::min(m_itemBlockItems * 2, kLargest));
+    auto *block = static_cast<Value **>(::operator new(items * sizeof(Value *)));
+    m_itemBlocks.push_back(block);
+    m_itemBlockItems = items;
+    m_itemsNext = block + n;
+    m_itemsEnd = block + items;
+    return block;
+}
+
+void ValueGraph::cacheInt(Value *v)
+{
+    if (!m_ints)
+        m_ints = std::make_unique<Value *[]>(kIntCache);
+    m_ints[static_cast<std::uint64_t>(v->integer) & (kIntCache - 1)] = v;
 }
 
 Value *ValueGraph::none()
@@ -722,7 +767,7 @@ private:
         first = false;
     }
 
-    void sequence(const std::vector<Value *> &items, int depth)
+    void sequence(const ValueList &items, int depth)
     {
         bool first = true;
         std::size_t n = 0;
@@ -799,21 +844,21 @@ private:
                 print(v->args, depth + 1);
             }
         }
-        if (v->listItems) {
+        if (v->listItems()) {
             separator(first);
-            print(v->listItems, depth + 1);
+            print(v->listItems(), depth + 1);
         }
-        if (v->dictItems) {
+        if (v->dictItems()) {
             separator(first);
-            print(v->dictItems, depth + 1);
+            print(v->dictItems(), depth + 1);
         }
-        if (v->kwargs) {
-            if (allStrKeys(v->kwargs) && !v->kwargs->cls) {
-                keywords(v->kwargs, depth, first);
+        if (v->kwargs()) {
+            if (allStrKeys(v->kwargs()) && !v->kwargs()->cls) {
+                keywords(v->kwargs(), depth, first);
             } else {
                 separator(first);
                 m_out += "**";
-                print(v->kwargs, depth + 1);
+                print(v->kwargs(), depth + 1);
             }
         }
         const Value *s = v->state;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ckpt::format {
@@ -60,7 +61,7 @@ struct TensorInfo
     std::optional<QuantParams> quant;
     std::vector<int> components;  ///< sparse: indices/values (COO) or crow/col/values tensors
     std::string subclass;         ///< `_rebuild_from_type_v2` class ("__main__.MyT"), or ""
-    std::string builder;          ///< the rebuild function ("_rebuild_tensor_v2", ...)
+    std::string_view builder;     ///< the rebuild function ("_rebuild_tensor_v2", ...); static text
     std::uint64_t pickleOffset = 0; ///< byte offset of the rebuild call in the file
 
     /// Product of shape (saturating at UINT64_MAX on overflow; 1 for 0-d).

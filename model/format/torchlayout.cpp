@@ -89,7 +89,7 @@ void becomeCopyOf(Value *v, const Value *target)
         return;
     const std::uint64_t offset = v->offset;
     *v = *target;
-    v->offset = offset;
+    v->setOffset(offset);
 }
 
 class Interpreter
@@ -116,6 +116,7 @@ public:
                 ++rebuildCalls;
         }
         m_data.tensors.reserve(m_data.tensors.size() + rebuildCalls);
+        adviseHugePagesForSpare(m_data.tensors);
         for (std::size_t i = firstNode; i < end; ++i) // no node is made here: indexes stay valid
             convert(nodeAt(i));
     }
@@ -161,7 +162,7 @@ private:
             warn("persistent id of an unknown form is shown as an opaque value", v->offset);
             return;
         }
-        std::string tag;
+        std::string_view tag;
         if (pid->items[0]->kind == ValueKind::Str || pid->items[0]->kind == ValueKind::Bytes)
             tag = pid->items[0]->text;
         if (tag == "module" && pid->items.size() >= 2 && pid->items[1]) {
@@ -170,25 +171,40 @@ private:
             return;
         }
         if (tag != "storage" || pid->items.size() < 5) {
-            warn("persistent id '" + tag + "' is not a storage; shown as an opaque value", v->offset);
+            warn("persistent id '" + std::string(tag) + "' is not a storage; shown as an opaque value", v->offset);
             return;
         }
         const Value *type = pid->items[1];
         const Value *key = pid->items[2];
         const Value *location = pid->items[3];
         std::int64_t numel = 0;
-        auto dtype = storageTypeDType(type);
-        if (!dtype) {
-            // v3 files may name a dtype global instead of a storage class.
-            if (type && type->kind == ValueKind::Global && type->module() == "torch")
-                dtype = dtypeFromName(type->name());
+        std::optional<DType> dtype;
+        const bool global = type && type->kind == ValueKind::Global; // (immutable once made)
+        if (global && type == m_lastStorageType) { // one memoized global for all storages of a type
+            dtype = m_lastStorageDType;
+        } else {
+            dtype = storageTypeDType(type);
+            if (!dtype) {
+                // v3 files may name a dtype global instead of a storage class.
+                if (global && type->module() == "torch")
+                    dtype = dtypeFromName(type->name());
+            }
+            if (global) {
+                m_lastStorageType = type;
+                m_lastStorageDType = dtype;
+            }
         }
         if (!dtype || !key || !pid->items[4] || !pid->items[4]->toInt(numel) || numel < 0) {
             warn("storage persistent id with an unknown type or size", v->offset);
             return;
         }
-        std::string keyText = key->kind == ValueKind::Int ? std::to_string(key->integer) : key->text;
-        std::string loc = isStr(location) ? location->text : std::string("cpu");
+        // The node texts are passed as they are (no copies: this runs once per tensor).
+        static const std::string kCpu = "cpu";
+        std::string keyNumber;
+        if (key->kind == ValueKind::Int)
+            keyNumber = std::to_string(key->integer);
+        const std::string &keyText = key->kind == ValueKind::Int ? keyNumber : key->text;
+        const std::string &loc = isStr(location) ? location->text : kCpu;
         const int index = m_resolve(keyText, *dtype, static_cast<std::uint64_t>(numel), loc, v->offset);
         if (index < 0)
             return;
@@ -266,7 +282,7 @@ private:
         return v && v->kind == ValueKind::Tensor ? v : nullptr;
     }
 
-    int addTensor(Value *v, TensorInfo t)
+    int addTensor(Value *v, TensorInfo &&t)
     {
         t.pickleOffset = v->offset;
         m_data.tensors.push_back(std::move(t));
@@ -316,9 +332,16 @@ private:
 
     void convertCall(Value *v)
     {
+        // The calls of a checkpoint name a handful of Global nodes (memoized by the pickler):
+        // the split of the last one is kept (its text never changes).
         const Value *g = v->cls;
-        const std::string_view mod = g->module();
-        const std::string_view name = g->name();
+        if (g != m_lastGlobal) {
+            m_lastGlobal = g;
+            m_lastModule = g->module();
+            m_lastName = g->name();
+        }
+        const std::string_view mod = m_lastModule;
+        const std::string_view name = m_lastName;
         if (mod == "torch._utils")
             convertTorchUtils(v, name);
         else if (mod == "torch._tensor" && (name == "_rebuild_from_type_v2" || name == "_rebuild_from_type"))
@@ -550,7 +573,7 @@ private:
 
     void convertDictClass(Value *v, bool ordered)
     {
-        Value *items = v->dictItems;
+        Value *items = v->dictItems();
         Value *state = v->state;
         Value *cls = v->cls;
         Value *first = arg(v, 0);
@@ -571,8 +594,12 @@ private:
         v->cls = cls;
         v->state = state;
         v->args = nullptr;
-        v->dictItems = nullptr;
-        v->listItems = nullptr;
+        if (v->extra) { // the items are in v->items now; kwargs stay as they were
+            Value *kwargs = v->kwargs();
+            v->extra = nullptr; // (not cleared in place: becomeCopyOf() copies may share it)
+            if (kwargs)
+                m_data.graph.extra(v)[0] = kwargs;
+        }
     }
 
     void convertSize(Value *v)
@@ -580,7 +607,7 @@ private:
         Value *first = arg(v, 0);
         if (!isSeq(first))
             return;
-        std::vector<Value *> items = first->items;
+        ValueList items = first->items;
         Value *cls = v->cls;
         v->kind = ValueKind::Tuple;
         v->items = std::move(items);
@@ -592,7 +619,7 @@ private:
     {
         Value *first = arg(v, 0);
         if (name == "set" || name == "frozenset") {
-            std::vector<Value *> items;
+            ValueList items;
             if (first && (isSeq(first) || first->kind == ValueKind::Set || first->kind == ValueKind::FrozenSet))
                 items = first->items;
             v->kind = name == "set" ? ValueKind::Set : ValueKind::FrozenSet;
@@ -649,7 +676,7 @@ private:
         } else if (name.starts_with("build_") && name.ends_with("list") && isSeq(first)) {
             for (Value *item : first->items)
                 convert(item);
-            std::vector<Value *> items = first->items;
+            ValueList items = first->items;
             v->kind = ValueKind::List;
             v->items = std::move(items);
             v->cls = nullptr;
@@ -664,6 +691,11 @@ private:
     /// Calls being converted, innermost last: a short stack (forward references only), so a
     /// scan beats a hash set that allocates a node for each of the 100,000s of calls.
     std::vector<Value *> m_converting;
+    const Value *m_lastGlobal = nullptr; ///< convertCall(): module and name of this global
+    std::string_view m_lastModule;
+    std::string_view m_lastName;
+    const Value *m_lastStorageType = nullptr; ///< convertPersistentId(): dtype of this global
+    std::optional<DType> m_lastStorageDType;
 };
 
 } // namespace
@@ -732,10 +764,10 @@ std::vector<std::pair<std::string, Value *>> walkChildren(const Value *v)
         appendSeqChildren(v, out);
         break;
     case ValueKind::Object:
-        if (v->dictItems && v->dictItems->kind == ValueKind::Dict) {
-            appendDictChildren(v->dictItems, out);
-        } else if (v->listItems && v->listItems->kind == ValueKind::List) {
-            appendSeqChildren(v->listItems, out);
+        if (v->dictItems() && v->dictItems()->kind == ValueKind::Dict) {
+            appendDictChildren(v->dictItems(), out);
+        } else if (v->listItems() && v->listItems()->kind == ValueKind::List) {
+            appendSeqChildren(v->listItems(), out);
         } else if (v->state) {
             if (v->state->kind == ValueKind::Dict) {
                 appendDictChildren(v->state, out);
@@ -797,11 +829,11 @@ ChildSource childSource(const Value *v) noexcept
         s.parts[0] = v;
         break;
     case ValueKind::Object:
-        if (v->dictItems && v->dictItems->kind == ValueKind::Dict) {
-            s.parts[0] = v->dictItems;
+        if (v->dictItems() && v->dictItems()->kind == ValueKind::Dict) {
+            s.parts[0] = v->dictItems();
             s.dict = true;
-        } else if (v->listItems && v->listItems->kind == ValueKind::List) {
-            s.parts[0] = v->listItems;
+        } else if (v->listItems() && v->listItems()->kind == ValueKind::List) {
+            s.parts[0] = v->listItems();
         } else if (v->state) {
             if (v->state->kind == ValueKind::Dict) {
                 s.parts[0] = v->state;
@@ -846,6 +878,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
         return;
     }
     data.paths.reserve(data.paths.size() + data.tensors.size());
+    adviseHugePagesForSpare(data.paths);
     std::vector<PathFrame> stack;
     std::unordered_set<const Value *> deepOnPath;
     auto onPath = [&](const Value *v) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "zipreader.h"
 
+#include "mappedfile.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -258,13 +260,38 @@ void ZipReader::readEntries()
                               + " entries, more than this reader supports",
                           kDirRecord, dir.cdOffset);
     m_entries.reserve(static_cast<std::size_t>(dir.entryCount));
+    adviseHugePagesForSpare(m_entries);
     std::size_t slots = 16;
     while (slots < 2 * dir.entryCount)
         slots *= 2;
     m_slots.assign(slots, 0);
 
+    // The name index of 100,000 entries is megabytes: each insertion was a cache miss. The
+    // slots of the names kLookahead entries ahead are prefetched (a walk over the headers that
+    // checks only what it reads and stops at anything odd: errors are the loop's business).
+    constexpr std::uint64_t kLookahead = 16;
+    std::uint64_t ahead = dir.cdOffset;
+    std::uint64_t aheadIndex = 0;
+    auto prefetchNext = [&] {
+        if (aheadIndex >= dir.entryCount || cdLimit - ahead < kCentralSize || ahead > cdLimit)
+            return;
+        const std::uint8_t *c = d + ahead;
+        const std::uint64_t aheadTotal = kCentralSize + loadLe16(c + 28) + loadLe16(c + 30) + loadLe16(c + 32);
+        if (loadLe32(c) != kCentralSig || aheadTotal > cdLimit - ahead) {
+            aheadIndex = dir.entryCount;
+            return;
+        }
+        const std::string_view aheadName(reinterpret_cast<const char *>(c + kCentralSize), loadLe16(c + 28));
+        __builtin_prefetch(&m_slots[std::hash<std::string_view>{}(aheadName) & (m_slots.size() - 1)]);
+        ahead += aheadTotal;
+        ++aheadIndex;
+    };
+    for (std::uint64_t k = 0; k < kLookahead; ++k)
+        prefetchNext();
+
     std::uint64_t p = dir.cdOffset;
     for (std::uint64_t i = 0; i < dir.entryCount; ++i) {
+        prefetchNext();
         auto which = [&] {
             return "entry " + std::to_string(i + 1) + " of " + std::to_string(dir.entryCount);
         };
@@ -296,6 +323,7 @@ void ZipReader::readEntries()
         ZipEntry e;
         e.name.assign(reinterpret_cast<const char *>(h + kCentralSize),
                       static_cast<std::size_t>(nameLen));
+        const std::size_t hash = std::hash<std::string_view>{}(e.name);
         e.flags = loadLe16(h + 8);
         e.method = loadLe16(h + 10);
         e.crc32 = loadLe32(h + 16);
@@ -399,7 +427,6 @@ void ZipReader::readEntries()
                                   + std::to_string(size) + " bytes)",
                               shownName(e.name), e.dataOffset);
 
-        const std::size_t hash = std::hash<std::string_view>{}(e.name);
         const std::size_t slot = slotFor(e.name, hash);
         if (m_slots[slot] != 0)
             throw FormatError(Kind::Corrupt,

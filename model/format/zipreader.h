@@ -67,6 +67,15 @@ public:
     const ZipDirectoryInfo &directory() const noexcept { return m_directory; }
     /// Entry by full name (hash lookup, no allocation), or nullptr.
     const ZipEntry *find(std::string_view name) const noexcept;
+    /// Same, trying the entry after `previous` (an entry of this reader, or nullptr) first:
+    /// callers that look up records in directory order (torch writes data/0, data/1, ... in
+    /// the order its pickle names them) skip the hash probe and its cache misses.
+    const ZipEntry *findAfter(std::string_view name, const ZipEntry *previous) const noexcept
+    {
+        if (previous && previous + 1 < m_entries.data() + m_entries.size() && previous[1].name == name)
+            return previous + 1;
+        return find(name);
+    }
 
     /// The archive prefix: the text before the first '/' of the first entry (torch's rule),
     /// or "" when the first entry has no '/'.
