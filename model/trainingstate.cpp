@@ -244,7 +244,7 @@ public:
         if (m_items.size() > m_cands.size())
             return false;
         m_slack = m_cands.size() - m_items.size();
-        recurse(0, -1, 0);
+        search();
         return !m_aborted && m_solutions > 0;
     }
     int agreed(std::size_t i) const { return m_agreed[i] >= 0 ? m_agreed[i] : -1; }
@@ -256,43 +256,88 @@ private:
             return false;
         return !item.shape || *item.shape == *c.shape;
     }
-    void recurse(std::size_t i, int prev, std::size_t permanentSkips)
+    void recordSolution()
     {
-        if (m_aborted)
-            return;
-        if (++m_steps > 2'000'000 || m_solutions > 100'000) {
-            m_aborted = true;
-            return;
+        ++m_solutions;
+        for (std::size_t k = 0; k < m_items.size(); ++k) {
+            if (m_agreed[k] == -2)
+                m_agreed[k] = m_current[k];
+            else if (m_agreed[k] != m_current[k])
+                m_agreed[k] = -1;
         }
-        if (i == m_items.size()) {
-            ++m_solutions;
-            for (std::size_t k = 0; k < m_items.size(); ++k) {
-                if (m_agreed[k] == -2)
-                    m_agreed[k] = m_current[k];
-                else if (m_agreed[k] != m_current[k])
-                    m_agreed[k] = -1;
+    }
+
+    // Depth-first over the items in order: item i takes an unused fitting candidate after the
+    // previous item's (from the start in a new group). An explicit stack, not recursion: the
+    // depth is the number of optimizer parameters (25,000 in a deep model's state overflowed
+    // the stack under ASan, and would in any thread with a few times that).
+    void search()
+    {
+        constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+        struct Frame
+        {
+            std::size_t next;   ///< next candidate to try for this item
+            std::size_t skips;  ///< unused candidates of the last group left behind so far
+            std::size_t placed; ///< candidate this item holds while deeper items are searched
+        };
+        std::vector<Frame> stack;
+        stack.reserve(m_items.size()); // references into it stay valid while it grows
+        // Entering item i (after item i - 1 took `prev`); false when nothing was pushed.
+        auto enter = [&](std::size_t i, int prev, std::size_t permanentSkips) {
+            if (m_aborted)
+                return false;
+            if (++m_steps > 2'000'000 || m_solutions > 100'000) {
+                m_aborted = true;
+                return false;
             }
-            return;
-        }
-        const Item &item = m_items[i];
-        if (i > 0 && m_items[i - 1].group != item.group)
-            prev = -1; // a new group starts from the beginning
-        const bool last = item.group == m_lastGroup;
-        std::size_t skips = permanentSkips;
-        for (std::size_t j = static_cast<std::size_t>(prev + 1); j < m_cands.size(); ++j) {
-            if (m_used[j])
-                continue;
-            if (fits(item, m_cands[j])) {
-                m_used[j] = true;
-                m_current[i] = static_cast<int>(j);
-                recurse(i + 1, static_cast<int>(j), skips);
-                m_used[j] = false;
-                if (m_aborted)
-                    return;
+            if (i == m_items.size()) {
+                recordSolution();
+                return false;
             }
-            // Skipping an unused candidate in the last group leaves it unused for good.
-            if (last && ++skips > m_slack)
-                return;
+            if (i > 0 && m_items[i - 1].group != m_items[i].group)
+                prev = -1; // a new group starts from the beginning
+            stack.push_back({static_cast<std::size_t>(prev + 1), permanentSkips, kNone});
+            return true;
+        };
+        enter(0, -1, 0);
+        while (!stack.empty() && !m_aborted) {
+            const std::size_t i = stack.size() - 1;
+            Frame &f = stack.back();
+            const Item &item = m_items[i];
+            const bool last = item.group == m_lastGroup;
+            if (f.placed != kNone) { // back from the items after this one
+                m_used[f.placed] = false;
+                f.placed = kNone;
+                // Skipping an unused candidate in the last group leaves it unused for good.
+                if (last && ++f.skips > m_slack) {
+                    stack.pop_back();
+                    continue;
+                }
+                ++f.next;
+            }
+            bool deeper = false;
+            for (; f.next < m_cands.size(); ++f.next) {
+                const std::size_t j = f.next;
+                if (m_used[j])
+                    continue;
+                if (fits(item, m_cands[j])) {
+                    m_used[j] = true;
+                    m_current[i] = static_cast<int>(j);
+                    f.placed = j;
+                    if (enter(i + 1, static_cast<int>(j), f.skips)) {
+                        deeper = true;
+                        break;
+                    }
+                    m_used[j] = false;
+                    f.placed = kNone;
+                    if (m_aborted)
+                        break;
+                }
+                if (last && ++f.skips > m_slack)
+                    break;
+            }
+            if (!deeper)
+                stack.pop_back();
         }
     }
 
