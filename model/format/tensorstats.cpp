@@ -104,6 +104,27 @@ struct BlockMoments
     std::uint64_t zeros = 0;
 };
 
+// The elements after a kernel's last full vector, and the result: one piece of code, so that
+// every kernel does the same arithmetic in the same order (their results are compared bit for bit).
+template <class ValueAt>
+inline void finishBlockMoments(std::size_t i, std::size_t n, ValueAt valueAt, double s, double q,
+                               double mn, double mx, std::int64_t z, BlockMoments &r) noexcept
+{
+    for (; i < n; ++i) {
+        const double v = valueAt(i);
+        s += v;
+        q += v * v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+        z += v == 0.0;
+    }
+    r.sum = s;
+    r.sumSq = q;
+    r.min = mn;
+    r.max = mx;
+    r.zeros = static_cast<std::uint64_t>(z);
+}
+
 // Moments assuming every value is finite: a NaN or infinity (or an overflowing square) makes
 // `sum`/`sumSq` non-finite, and the caller then uses blockMomentsMasked().
 CKPT_HOT void blockMomentsFast(const double *x, std::size_t n, BlockMoments &r) noexcept
@@ -135,19 +156,7 @@ CKPT_HOT void blockMomentsFast(const double *x, std::size_t n, BlockMoments &r) 
         mx = std::max({mx, mx0[j], mx1[j]});
         z += z0[j] + z1[j];
     }
-    for (; i < n; ++i) {
-        const double v = x[i];
-        s += v;
-        q += v * v;
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
-        z += v == 0.0;
-    }
-    r.sum = s;
-    r.sumSq = q;
-    r.min = mn;
-    r.max = mx;
-    r.zeros = static_cast<std::uint64_t>(z);
+    finishBlockMoments(i, n, [x](std::size_t k) { return x[k]; }, s, q, mn, mx, z, r);
 }
 
 // Same over the finite values only; also counts them.
@@ -521,21 +530,11 @@ __attribute__((target("avx2"))) void blockMomentsF32(const std::uint8_t *p, std:
         hi = std::max({hi, double(mxv[j]), double(mxv[j + 4])});
         zeros += zv[j] + zv[j + 4];
     }
-    for (; i < n; ++i) {
+    finishBlockMoments(i, n, [p](std::size_t k) {
         float f;
-        std::memcpy(&f, p + 4 * i, 4);
-        const double v = f;
-        s += v;
-        q += v * v;
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-        zeros += v == 0.0;
-    }
-    r.sum = s;
-    r.sumSq = q;
-    r.min = lo;
-    r.max = hi;
-    r.zeros = static_cast<std::uint64_t>(zeros);
+        std::memcpy(&f, p + 4 * k, 4);
+        return static_cast<double>(f);
+    }, s, q, lo, hi, zeros, r);
 }
 
 __attribute__((target("avx2"))) double blockM2F32(const std::uint8_t *p, std::size_t n,
