@@ -258,6 +258,18 @@ QString rngKind(const format::CheckpointData &data, const Value *v, const QStrin
     return {};
 }
 
+// Calls fn(key, value) for each entry of `dict` whose key is a str, in stored order.
+template <class Fn>
+void forEachStrEntry(const Value *dict, Fn &&fn)
+{
+    for (std::size_t i = 0; i < dict->dictSize(); ++i) {
+        const Value *k = dict->dictKey(i);
+        const Value *v = dict->dictValue(i);
+        if (k && v && k->kind == ValueKind::Str)
+            fn(k->text, v);
+    }
+}
+
 /// RNG states in the top-level dict and in dicts up to two levels below it (`rng_states`,
 /// Lightning callbacks' state), in stored order.
 void findRngStates(const format::CheckpointData &data, const Value *dict, const QString &at, int depth,
@@ -265,19 +277,15 @@ void findRngStates(const format::CheckpointData &data, const Value *dict, const 
 {
     if (!dict || dict->kind != ValueKind::Dict || depth > 2)
         return;
-    for (std::size_t i = 0; i < dict->dictSize(); ++i) {
-        const Value *k = dict->dictKey(i);
-        const Value *v = dict->dictValue(i);
-        if (!k || !v || k->kind != ValueKind::Str)
-            continue;
-        const QString key = qs(k->text);
+    forEachStrEntry(dict, [&](const std::string &text, const Value *v) {
+        const QString key = qs(text);
         const QString p = joinPath(at, key);
         const QString kind = rngKind(data, v, key);
         if (!kind.isEmpty())
             section.facts.push_back({key, kind, p, -1, QObject::tr("Random number generator state at %1").arg(p)});
         else if (v->kind == ValueKind::Dict)
             findRngStates(data, v, p, depth + 1, section);
-    }
+    });
 }
 
 } // namespace
@@ -469,13 +477,9 @@ std::shared_ptr<const TrainingOverview> analyzeTraining(CheckpointPtr data)
                                                                              int depth) {
         if (!dict || dict->kind != ValueKind::Dict || depth > 1)
             return;
-        for (std::size_t i = 0; i < dict->dictSize(); ++i) {
-            const Value *k = dict->dictKey(i);
-            const Value *v = dict->dictValue(i);
-            if (!k || !v || k->kind != ValueKind::Str)
-                continue;
-            const QString p = joinPath(at, qs(k->text));
-            if (argKeys.count(k->text)) {
+        forEachStrEntry(dict, [&](const std::string &key, const Value *v) {
+            const QString p = joinPath(at, qs(key));
+            if (argKeys.count(key)) {
                 if (const Value *attrs = attributeDict(v); attrs && !attrs->items.empty()) {
                     TrainingSection s;
                     s.title = QObject::tr("Arguments %1").arg(p);
@@ -485,7 +489,7 @@ std::shared_ptr<const TrainingOverview> analyzeTraining(CheckpointPtr data)
                     if (!s.facts.empty())
                         arguments.push_back(std::move(s));
                 }
-            } else if (k->text == "scaler" && v->kind == ValueKind::Dict && v->dictSize() == 0) {
+            } else if (key == "scaler" && v->kind == ValueKind::Dict && v->dictSize() == 0) {
                 TrainingSection s;
                 s.title = QObject::tr("Grad scaler %1").arg(p);
                 s.path = p;
@@ -493,12 +497,12 @@ std::shared_ptr<const TrainingOverview> analyzeTraining(CheckpointPtr data)
                 s.facts.push_back({QObject::tr("state"), QObject::tr("disabled (empty state dict)"), p, -1,
                                    QObject::tr("A disabled GradScaler (e.g. on CPU) saves {}")});
                 scalers.push_back(std::move(s));
-            } else if (k->text == "pytorch-lightning_version" && v->kind == ValueKind::Str) {
+            } else if (key == "pytorch-lightning_version" && v->kind == ValueKind::Str) {
                 progress.facts.push_back(fact(cp, QStringLiteral("pytorch-lightning_version"), v, p));
             } else if (v->kind == ValueKind::Dict) {
                 findArgs(v, p, depth + 1);
             }
-        }
+        });
     };
     findArgs(cp.root, QString(), 0);
 
