@@ -10,6 +10,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace ckpt;
@@ -275,6 +276,48 @@ private slots:
         p.start(exe, {QStringLiteral("optim"), QStringLiteral("/nonexistent/file.pt"), QStringLiteral("--json")});
         QVERIFY(p.waitForFinished(60000));
         QCOMPARE(p.exitCode(), 2);
+    }
+
+    // An optimizer over 30,000 parameters (a deep model's) mapped by order: the search once
+    // recursed per parameter and overflowed small stacks (SIGSEGV under a 256 KiB limit with
+    // 25,000). torch writes the file at test time; its parameter i is the model's p<i>.
+    void deepOptimizerWithSmallStack()
+    {
+        const QString python = QStringLiteral("/usr/bin/python3");
+        QProcess probe;
+        probe.start(python, {QStringLiteral("-c"), QStringLiteral("import torch")});
+        if (!probe.waitForFinished(60000) || probe.exitCode() != 0)
+            QSKIP("torch is not installed for /usr/bin/python3 (apt-get install python3-torch)");
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString file = dir.filePath(QStringLiteral("deep.pt"));
+        constexpr int kParams = 30000;
+        QProcess gen;
+        gen.start(python, {QStringLiteral("-c"),
+                           QStringLiteral("import collections, sys, torch\n"
+                                          "n = int(sys.argv[2])\n"
+                                          "base = torch.zeros(n)\n"
+                                          "model = collections.OrderedDict((f'p{i}', base[i:i + 1]) for i in range(n))\n"
+                                          "opt = {'state': {}, 'param_groups': [{'lr': 0.1, 'params': list(range(n))}]}\n"
+                                          "torch.save({'model_state_dict': model, 'optimizer_state_dict': opt}, sys.argv[1])\n"),
+                           file, QString::number(kParams)});
+        QVERIFY(gen.waitForFinished(300000));
+        QVERIFY2(gen.exitCode() == 0, gen.readAllStandardError().constData());
+
+        QProcess p;
+        p.start(QStringLiteral("/bin/sh"), {QStringLiteral("-c"), QStringLiteral("ulimit -s 256 && exec \"$0\" optim --json \"$1\""),
+                                            QStringLiteral(CKPT_INSPECT_EXE), file});
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, p.readAllStandardError().constData());
+        const Json ours = Json::parse(p.readAllStandardOutput().toStdString(), nullptr, false);
+        QVERIFY(ours.is_object());
+        const Json &params = ours["optimizers"][0]["params"];
+        QCOMPARE(static_cast<int>(params.size()), kParams);
+        for (int i : {0, 1, kParams / 2, kParams - 1}) {
+            const Json &pm = params[static_cast<std::size_t>(i)];
+            QCOMPARE(pm["id"].get<int>(), i);
+            QCOMPARE(QString::fromStdString(pm["name"].get<std::string>()), QStringLiteral("p%1").arg(i));
+        }
     }
 };
 
