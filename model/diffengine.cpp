@@ -6,6 +6,7 @@
 #include "format/compensatedsum.h"
 #include "format/formaterror.h"
 #include "format/mappedfile.h"
+#include "format/parallelwork.h"
 #include "format/torchlayout.h"
 
 #include <algorithm>
@@ -249,110 +250,17 @@ std::string compareText(const Leaf &leaf)
     return pyRepr(leaf.value, 8, std::numeric_limits<std::size_t>::max());
 }
 
-// ---- parallel work --------------------------------------------------------------------------
-
-// Runs fn(item, worker) for items [0, count) on up to `threads` workers (the calling thread is
-// worker 0), reports progress (monotone, one reporter at a time) and cancels on request.
-class ParallelRun
+ParallelWork::Options workOptions(const std::function<bool(std::uint64_t, std::uint64_t)> &progress,
+                                  std::uint64_t total, const char *what, bool background)
 {
-public:
-    ParallelRun(const std::function<bool(std::uint64_t, std::uint64_t)> &progress, std::uint64_t total,
-                const char *what)
-        : m_progress(progress), m_total(total), m_what(what)
-    {
-    }
-
-    template <class Fn>
-    void run(std::uint64_t count, unsigned threads, Fn &&fn)
-    {
-        std::atomic<std::uint64_t> next{0};
-        auto work = [&](unsigned worker) {
-            try {
-                while (!m_stop.load(std::memory_order_relaxed)) {
-                    const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-                    if (i >= count)
-                        break;
-                    fn(i, worker);
-                }
-            } catch (...) {
-                std::lock_guard lock(m_errorMutex);
-                if (!m_error)
-                    m_error = std::current_exception();
-                m_stop.store(true);
-            }
-        };
-        threads = static_cast<unsigned>(std::clamp<std::uint64_t>(count, 1, std::max(1u, threads)));
-        std::vector<std::thread> pool;
-        for (unsigned w = 1; w < threads; ++w) {
-            try {
-                pool.emplace_back(work, w);
-            } catch (const std::system_error &) {
-                break; // fewer threads: the shared counter still covers every item
-            }
-        }
-        work(0);
-        for (auto &t : pool)
-            t.join();
-        if (m_error)
-            std::rethrow_exception(m_error);
-        throwIfCancelled();
-    }
-
-    void advance(std::uint64_t n)
-    {
-        if (!m_progress)
-            return;
-        const std::uint64_t done = m_done.fetch_add(n, std::memory_order_relaxed) + n;
-        if (done - m_reported.load(std::memory_order_relaxed) < kProgressStep && done != m_total)
-            return;
-        report();
-    }
-
-    void finish()
-    {
-        if (m_progress) {
-            m_done.store(m_total);
-            report();
-        }
-        throwIfCancelled();
-    }
-
-private:
-    void report()
-    {
-        std::unique_lock lock(m_progressMutex, std::try_to_lock);
-        if (!lock.owns_lock())
-            return;
-        const std::uint64_t done = std::min(m_done.load(), m_total);
-        if (done <= m_reported.load() && !(done == 0 && m_total == 0) && done != m_total)
-            return;
-        if (done == m_total && m_finalReported)
-            return;
-        m_finalReported = done == m_total;
-        m_reported.store(done);
-        if (!m_progress(done, m_total)) {
-            m_cancelled.store(true);
-            m_stop.store(true);
-        }
-    }
-    void throwIfCancelled() const
-    {
-        if (m_cancelled.load())
-            throw FormatError(FormatError::Kind::Cancelled, std::string(m_what) + " cancelled");
-    }
-
-    const std::function<bool(std::uint64_t, std::uint64_t)> &m_progress;
-    const std::uint64_t m_total;
-    const char *m_what;
-    std::atomic<std::uint64_t> m_done{0};
-    std::atomic<std::uint64_t> m_reported{0};
-    bool m_finalReported = false;
-    std::atomic<bool> m_stop{false};
-    std::atomic<bool> m_cancelled{false};
-    std::mutex m_progressMutex;
-    std::mutex m_errorMutex;
-    std::exception_ptr m_error;
-};
+    ParallelWork::Options o;
+    o.progress = &progress;
+    o.total = total;
+    o.reportStep = kProgressStep;
+    o.what = what;
+    o.background = background;
+    return o;
+}
 
 unsigned threadCount(unsigned requested)
 {
@@ -719,7 +627,7 @@ void runJobs(const CheckpointData &a, const CheckpointData &b, std::vector<Job> 
     const unsigned threads = threadCount(options.threads);
     std::vector<std::vector<double>> buffers(std::min<std::uint64_t>(threadCount(options.threads), std::max<std::uint64_t>(items, 1)),
                                              std::vector<double>(2 * kBlock));
-    ParallelRun runner(options.progress, total, "diff");
+    ParallelWork runner(workOptions(options.progress, total, "diff", options.background));
     runner.run(items, threads, [&](std::uint64_t item, unsigned worker) {
         const auto it = std::upper_bound(firstItem.begin(), firstItem.end(), item);
         Job &job = jobs[static_cast<std::size_t>(it - firstItem.begin() - 1)];
@@ -1002,7 +910,7 @@ TensorStats computeDifferenceStats(const StridedView &a, const StridedView &b, c
     const unsigned threads = threadCount(options.threads);
     std::vector<std::vector<double>> buffers(std::min<std::uint64_t>(threads, std::max<std::uint64_t>(chunks, 1)),
                                              std::vector<double>(2 * kBlock));
-    ParallelRun runner(options.progress, 2 * n, "difference statistics");
+    ParallelWork runner(workOptions(options.progress, 2 * n, "difference statistics", options.background));
     const auto chunkElements = [&](std::uint64_t c) {
         const std::uint64_t len = std::min(v.n, (c + 1) * chunk) - c * chunk;
         return v.complex ? len / 2 : len;

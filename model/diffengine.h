@@ -42,6 +42,9 @@ struct DiffOptions
     /// Progress over all tensor metrics: done of total (elements); return false to cancel
     /// (then the computing function throws format::FormatError(Cancelled)).
     std::function<bool(std::uint64_t done, std::uint64_t total)> progress;
+    /// Background work (the compare view): the workers run at a lower scheduling priority
+    /// while the calling thread waits, as format::StatsOptions::background.
+    bool background = false;
 };
 
 struct DiffSide

@@ -136,6 +136,7 @@ quint64 DiffJob::start(CheckpointPtr a, CheckpointPtr b, const DiffOptions &opti
     }
     DiffOptions opts = options;
     opts.progress = nullptr;
+    opts.background = true; // never starve the UI thread (DiffOptions::background)
     watcher->setFuture(QtConcurrent::run([a, b, opts](QPromise<DiffUpdate> &promise) {
         computeAll(promise, a, b, opts);
     }));

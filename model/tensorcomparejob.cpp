@@ -121,6 +121,7 @@ TensorComparison TensorCompareJob::compute(const TensorCompareRequest &request,
                 format::StatsOptions options;
                 options.bins = base.bins;
                 options.progress = stageProgress(4);
+                options.background = true; // as the statistics job: never starve the UI thread
                 if (request.histograms)
                     out.diff = computeDifferenceStats(*viewA, *viewB, options);
             }

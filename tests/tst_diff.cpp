@@ -9,6 +9,7 @@
 #include "expectedcheck.h"
 
 #include "format/formaterror.h"
+#include "format/parallelwork.h"
 
 #include <QDir>
 #include <QDirIterator>
@@ -19,7 +20,12 @@
 
 #include <bit>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 using namespace ckpt;
 using ckpt::test::closeTo;
@@ -540,6 +546,91 @@ private slots:
             cancelled = e.kind() == format::FormatError::Kind::Cancelled;
         }
         QVERIFY(cancelled);
+    }
+
+    /// DiffOptions::background / StatsOptions::background (the compare view): every worker
+    /// runs at nice >= 10, the calling thread's nice value is untouched, and the metrics are
+    /// bit-identical to a foreground run. Work too small for a thread of its own
+    /// (ParallelWork::kBackgroundFrom) runs on the calling thread.
+    void backgroundWorkersRunAtLowPriority()
+    {
+        QTemporaryDir dir;
+        const auto [x, y] = randomPair(2'000'000, 11);
+        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")), {{"w", x}, {"small", {1, 2, 3}}});
+        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"w", y}, {"small", {1, 2, 4}}});
+        const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
+        const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
+        const auto tid = [] { return static_cast<id_t>(::gettid()); };
+        const int callerNice = ::getpriority(PRIO_PROCESS, tid());
+        std::mutex m;
+        auto recordNice = [&](std::vector<int> &nices) {
+            return [&m, &tid, &nices](std::uint64_t done, std::uint64_t total) {
+                if (done < total) { // worker calls; the final one comes from the caller
+                    std::lock_guard lock(m);
+                    nices.push_back(::getpriority(PRIO_PROCESS, tid()));
+                }
+                return true;
+            };
+        };
+
+        std::vector<int> fg, bg;
+        DiffOptions options;
+        options.threads = 2;
+        options.progress = recordNice(fg);
+        const DiffResult plain = diffCheckpoints(*a, *b, options);
+        options.background = true;
+        options.progress = recordNice(bg);
+        const DiffResult low = diffCheckpoints(*a, *b, options);
+        QVERIFY(!bg.empty());
+        for (int n : bg)
+            QVERIFY2(n >= 10, qPrintable(QString::number(n)));
+        for (int n : fg)
+            QCOMPARE(n, callerNice);
+        QCOMPARE(::getpriority(PRIO_PROCESS, tid()), callerNice);
+        QCOMPARE(low.entries.size(), plain.entries.size());
+        for (std::size_t i = 0; i < low.entries.size(); ++i) {
+            const DiffEntry &p = plain.entries[i], &q = low.entries[i];
+            QVERIFY(sameBits(p.maxAbsDiff, q.maxAbsDiff) && sameBits(p.meanAbsDiff, q.meanAbsDiff)
+                    && sameBits(p.relL2, q.relL2) && sameBits(p.cosine, q.cosine));
+            QCOMPARE(p.differing, q.differing);
+        }
+
+        // The difference statistics of the compare view's tensor pane.
+        const auto va = format::tensorView(*a, 0), vb = format::tensorView(*b, 0);
+        std::vector<int> sfg, sbg;
+        format::StatsOptions so;
+        so.threads = 2;
+        so.progress = recordNice(sfg);
+        const auto d1 = computeDifferenceStats(*va.view, *vb.view, so);
+        so.background = true;
+        so.progress = recordNice(sbg);
+        const auto d2 = computeDifferenceStats(*va.view, *vb.view, so);
+        QVERIFY(!sbg.empty());
+        for (int n : sbg)
+            QVERIFY2(n >= 10, qPrintable(QString::number(n)));
+        for (int n : sfg)
+            QCOMPARE(n, callerNice);
+        QVERIFY(sameBits(d1.mean, d2.mean) && sameBits(d1.std, d2.std) && d1.hist == d2.hist);
+
+        // Three elements: below kBackgroundFrom, computed on the calling thread (whose nice
+        // value a worker would have reported as 10), with the same result.
+        static_assert(format::ParallelWork::kBackgroundFrom > 3);
+        std::vector<int> tiny;
+        std::vector<std::thread::id> threads;
+        const auto vs = format::tensorView(*a, 1), ws = format::tensorView(*b, 1);
+        so.progress = [&](std::uint64_t, std::uint64_t) {
+            threads.push_back(std::this_thread::get_id());
+            tiny.push_back(::getpriority(PRIO_PROCESS, tid()));
+            return true;
+        };
+        const auto small = computeDifferenceStats(*vs.view, *ws.view, so);
+        QVERIFY(!threads.empty());
+        for (std::size_t i = 0; i < threads.size(); ++i) {
+            QCOMPARE(threads[i], std::this_thread::get_id());
+            QCOMPARE(tiny[i], callerNice);
+        }
+        QCOMPARE(small.numel, 3u);
+        QCOMPARE(*small.max, 1.0);
     }
 
     // Damaged B: truncated at many points and with flipped bytes. The diff covers what was

@@ -4,6 +4,7 @@
 #include "compensatedsum.h"
 #include "formaterror.h"
 #include "mappedfile.h"
+#include "parallelwork.h"
 
 #include <algorithm>
 #include <atomic>
@@ -30,11 +31,6 @@
 #define CKPT_X86_DISPATCH 0
 #endif
 
-#ifdef __linux__
-#include <cerrno>
-#include <sys/resource.h>
-#include <unistd.h>
-#endif
 
 namespace ckpt::format {
 
@@ -765,138 +761,6 @@ struct HistAccumulator
     }
 };
 
-// ---- work distribution --------------------------------------------------------------------
-
-// Background workers: nice +10 for the calling thread only (on Linux the nice value is per
-// thread and setpriority() takes a thread id). On a 2-core machine a UI thread that competes
-// with two statistics workers on equal terms waits 12-16 ms for a core every few ms and the
-// window stalls for 100+ ms while a result is shown (B5, docs/BENCHMARKS.md); at nice +10 a
-// worker weighs about a tenth of it.
-void lowerThreadPriority() noexcept
-{
-#ifdef __linux__
-    const auto tid = static_cast<id_t>(::gettid());
-    errno = 0;
-    const int now = ::getpriority(PRIO_PROCESS, tid);
-    if (errno == 0 && now < 10)
-        (void)::setpriority(PRIO_PROCESS, tid, 10);
-#endif
-}
-
-class Runner
-{
-public:
-    Runner(const StatsOptions &options, std::uint64_t total, std::uint64_t reportStep)
-        : m_options(options), m_total(total), m_reportStep(std::max<std::uint64_t>(1, reportStep))
-    {
-    }
-
-    // Runs fn(chunk, worker) for every chunk on up to `threads` workers (the calling thread is
-    // worker 0). Rethrows the first exception of any worker; throws Cancelled when asked to.
-    template <class Fn>
-    void run(std::uint64_t chunks, unsigned threads, Fn &&fn)
-    {
-        std::atomic<std::uint64_t> next{0};
-        auto work = [&](unsigned worker) {
-            try {
-                while (!m_stop.load(std::memory_order_relaxed)) {
-                    const std::uint64_t c = next.fetch_add(1, std::memory_order_relaxed);
-                    if (c >= chunks)
-                        break;
-                    fn(c, worker);
-                }
-            } catch (...) {
-                std::lock_guard lock(m_errorMutex);
-                if (!m_error)
-                    m_error = std::current_exception();
-                m_stop.store(true);
-            }
-        };
-        std::vector<std::thread> pool;
-        const unsigned first = m_options.background ? 0 : 1;
-        for (unsigned w = first; w < threads; ++w) {
-            try {
-                if (m_options.background)
-                    pool.emplace_back([&work, w] {
-                        lowerThreadPriority();
-                        work(w);
-                    });
-                else
-                    pool.emplace_back(work, w);
-            } catch (const std::system_error &) {
-                break; // fewer threads; the shared chunk counter still covers all the work
-            }
-        }
-        if (!m_options.background || pool.empty())
-            work(0);
-        for (auto &t : pool)
-            t.join();
-        if (m_error)
-            std::rethrow_exception(m_error);
-        if (m_cancelled.load())
-            throw FormatError(FormatError::Kind::Cancelled, "statistics cancelled");
-    }
-
-    // Called by workers after each chunk with the number of element visits done.
-    void advance(std::uint64_t n)
-    {
-        if (!m_options.progress)
-            return;
-        const std::uint64_t done = m_done.fetch_add(n, std::memory_order_relaxed) + n;
-        if (done - m_reported.load(std::memory_order_relaxed) < m_reportStep && done != m_total)
-            return;
-        report();
-    }
-
-    // Called by workers inside a chunk every kStepElements elements: reports `n` more visits
-    // and says whether to go on. Chunks grow with the tensor (at most kMaxChunks of them), so a
-    // chunk of a 2^40-element view is long: cancel must not wait for its end.
-    bool step(std::uint64_t n)
-    {
-        advance(n);
-        return !m_stop.load(std::memory_order_relaxed);
-    }
-
-    // Final report from the calling thread.
-    void finish()
-    {
-        if (!m_options.progress)
-            return;
-        m_done.store(m_total);
-        report();
-        if (m_cancelled.load())
-            throw FormatError(FormatError::Kind::Cancelled, "statistics cancelled");
-    }
-
-private:
-    void report()
-    {
-        // One reporter at a time, values only growing: the callback sees a monotone sequence.
-        std::unique_lock lock(m_progressMutex, std::try_to_lock);
-        if (!lock.owns_lock())
-            return;
-        const std::uint64_t done = m_done.load();
-        if (done <= m_reported.load() && !(done == 0 && m_total == 0))
-            return;
-        m_reported.store(done);
-        if (!m_options.progress(done, m_total)) {
-            m_cancelled.store(true);
-            m_stop.store(true);
-        }
-    }
-
-    const StatsOptions &m_options;
-    const std::uint64_t m_total;
-    const std::uint64_t m_reportStep;
-    std::atomic<std::uint64_t> m_done{0};
-    std::atomic<std::uint64_t> m_reported{0};
-    std::atomic<bool> m_stop{false};
-    std::atomic<bool> m_cancelled{false};
-    std::mutex m_progressMutex;
-    std::mutex m_errorMutex;
-    std::exception_ptr m_error;
-};
-
 } // namespace
 
 int histBin(double x, double lo, double hi, int bins) noexcept
@@ -970,7 +834,13 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
     threads = static_cast<unsigned>(std::clamp<std::uint64_t>(chunks, 1, std::max(1u, threads)));
 
     const std::uint64_t esize = std::max<std::uint64_t>(1, elementSize(view.dtype));
-    Runner runner(options, 2 * n, kProgressBytes / esize);
+    ParallelWork::Options work;
+    work.progress = &options.progress;
+    work.total = 2 * n;
+    work.reportStep = kProgressBytes / esize;
+    work.what = "statistics";
+    work.background = options.background;
+    ParallelWork runner(work);
     // releasePages: the view's pages go when its statistics are done (one call per tensor;
     // dropping them chunk by chunk from the workers cost more in TLB shootdowns than it saved).
     struct PageRelease
