@@ -29,6 +29,9 @@ CompareHistogramPlot::CompareHistogramPlot(QWidget *parent)
     m_plot->xAxis->setLabel(tr("value"));
     m_plot->yAxis->setLabel(tr("count"));
     m_plot->xAxis->grid()->setSubGridVisible(false);
+    // As HistogramPlot: a replot marks the widget for the next paint instead of repainting the
+    // whole window on the spot (QCustomPlot's default phImmediateRefresh).
+    m_plot->setPlottingHint(QCP::phImmediateRefresh, false);
     m_plot->setMouseTracking(true);
 
     m_barsA = new QCPBars(m_plot->xAxis, m_plot->yAxis);
@@ -231,7 +234,7 @@ void CompareHistogramPlot::rebuild()
         m_plot->xAxis->setRange(0, 1);
     }
     m_plot->legend->setVisible(n > 0);
-    m_plot->replot();
+    m_plot->replot(QCustomPlot::rpQueuedReplot); // drawn once, in an event of its own
 }
 
 bool CompareHistogramPlot::savePng(const QString &fileName, int width, int height)
