@@ -20,6 +20,7 @@
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QTimer>
 #include <QComboBox>
 #include <QImage>
@@ -130,6 +131,7 @@ private slots:
     void mainWindowCompareTab();
     void commandLineCompare();
     void responsiveOnBigPair();
+    void fileChangeComparesAgain();
 };
 
 // Two epochs of one run: every row torch knows, with its status, in one tree with A and B.
@@ -387,6 +389,65 @@ void TestComparePanel::valuesTableSelectsTreeRow()
     QCOMPARE(f.panel->currentPath(), QStringLiteral("epoch"));
     QVERIFY(f.panel->selectPath(QStringLiteral("global_step")));
     QCOMPARE(f.panel->valuesView()->currentIndex().data(PathRole).toString(), QStringLiteral("global_step"));
+}
+
+// A training run overwrites B while it is compared (PRODUCT.md 3, "reload when the file changes
+// on disk"): the compare tab reads both files again and shows torch's statuses for the new pair,
+// keeping the selection; with watching off, nothing happens.
+void TestComparePanel::fileChangeComparesAgain()
+{
+    const json expected = expectedDiff(QStringLiteral("epochs"));
+    if (expected.is_null() || expected.is_discarded())
+        QSKIP("expected diff missing");
+    auto bytesOf = [](const QString &path) {
+        QFile f(path);
+        return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+    };
+    auto writeInPlace = [](const QString &path, const QByteArray &bytes) {
+        QFile f(path);
+        return f.open(QIODevice::WriteOnly | QIODevice::Truncate) && f.write(bytes) == bytes.size();
+    };
+    const QByteArray epoch1 = bytesOf(diffFile(QStringLiteral("epoch1.pt")));
+    const QByteArray epoch2 = bytesOf(diffFile(QStringLiteral("epoch2.pt")));
+    QVERIFY(!epoch1.isEmpty() && !epoch2.isEmpty());
+    QTemporaryDir dir;
+    const QString a = dir.filePath(QStringLiteral("a.pt")), b = dir.filePath(QStringLiteral("last.pt"));
+    QVERIFY(writeInPlace(a, epoch1) && writeInPlace(b, epoch1));
+
+    Fixture f;
+    QVERIFY(openAndWait(f.panel.get(), a, b));
+    DiffSummary s = f.panel->model()->summary();
+    QVERIFY(s.same > 0);
+    QCOMPARE(s.changed, 0u);
+    const QString selected = QStringLiteral("model_state_dict/conv.weight");
+    QVERIFY(f.panel->selectPath(selected));
+
+    QSignalSpy compared(f.panel.get(), &ComparePanel::compared);
+    QSignalSpy messages(f.panel.get(), &ComparePanel::message);
+    QVERIFY(writeInPlace(b, epoch2));
+    QVERIFY(compared.wait(30000));
+    QTRY_VERIFY_WITH_TIMEOUT(!f.panel->isBusy(), 30000);
+    bool announced = false;
+    for (const auto &m : messages)
+        announced = announced || m.at(0).toString().contains(QStringLiteral("changed on disk"));
+    QVERIFY(announced);
+    for (const json &e : expected["entries"]) {
+        const QString path = QString::fromStdString(e["path"].get<std::string>());
+        const QModelIndex idx = f.panel->model()->indexForPath(path);
+        QVERIFY2(idx.isValid(), qPrintable(path));
+        QCOMPARE(idx.siblingAtColumn(DiffModel::StatusColumn).data().toString(),
+                 QString::fromStdString(e["status"].get<std::string>()));
+    }
+    QVERIFY(f.panel->model()->summary().changed > 0);
+    QCOMPARE(f.panel->currentPath(), selected);
+
+    // Watching off: B goes back to epoch 1, the comparison stays as it is.
+    f.panel->setWatchingFiles(false);
+    const qsizetype before = compared.count();
+    QVERIFY(writeInPlace(b, epoch1));
+    QTest::qWait(2000); // more than the 0.8 s the watcher waits for a writer to go quiet
+    QCOMPARE(compared.count(), before);
+    QVERIFY(f.panel->model()->summary().changed > 0);
 }
 
 void TestComparePanel::mainWindowCompareTab()

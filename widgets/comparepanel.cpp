@@ -14,6 +14,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFileInfo>
+#include <QFileSystemWatcher>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -62,6 +63,8 @@ ComparePanel::ComparePanel(QWidget *parent)
     , m_details(new QStackedWidget(this))
     , m_placeholder(new QLabel(this))
     , m_tensorPanel(new CompareTensorPanel(this))
+    , m_watcher(new QFileSystemWatcher(this))
+    , m_reloadTimer(new QTimer(this))
 {
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
@@ -241,6 +244,32 @@ ComparePanel::ComparePanel(QWidget *parent)
                     selectPath(path);
             });
     connect(m_tensorPanel, &CompareTensorPanel::busyChanged, this, &ComparePanel::updateBusy);
+
+    // As a checkpoint tab: stop reading bytes that are changing, read both files again when the
+    // writer has gone quiet.
+    m_reloadTimer->setSingleShot(true);
+    m_reloadTimer->setInterval(800);
+    connect(m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
+        if (!m_watching)
+            return;
+        cancel();
+        m_reloadTimer->start();
+    });
+    connect(m_reloadTimer, &QTimer::timeout, this, [this] {
+        QStringList missing;
+        for (const QString &path : {m_pathA, m_pathB})
+            if (!QFileInfo::exists(path))
+                missing << QFileInfo(path).fileName();
+        if (!missing.isEmpty()) {
+            m_errorBar->showMessage(MessageBar::Type::Warning,
+                                    tr("%1 was deleted or moved on disk. What was read is still shown.")
+                                        .arg(missing.join(tr(" and "))));
+            m_reloadTimer->start(2000); // it may come back (an atomic replace)
+            return;
+        }
+        emit message(tr("%1 changed on disk: comparing again").arg(title()));
+        reload();
+    });
     onCurrentChanged({});
 }
 
@@ -316,6 +345,20 @@ bool ComparePanel::isBusy() const
     return isLoading() || m_diff->isRunning() || m_tensorPanel->isBusy();
 }
 
+void ComparePanel::setWatchingFiles(bool watch)
+{
+    m_watching = watch;
+    if (!m_watcher->files().isEmpty())
+        m_watcher->removePaths(m_watcher->files());
+    if (!watch) {
+        m_reloadTimer->stop();
+        return;
+    }
+    for (const QString &path : {m_pathA, m_pathB})
+        if (QFileInfo(path).isFile() && !m_watcher->files().contains(path))
+            m_watcher->addPath(path);
+}
+
 void ComparePanel::onLoaded(bool isB, const LoadedCheckpoint &result)
 {
     (isB ? m_b : m_a) = result;
@@ -323,6 +366,9 @@ void ComparePanel::onLoaded(bool isB, const LoadedCheckpoint &result)
         updateBusy();
         return;
     }
+    // Watched from here on: an atomic replace (write elsewhere, rename over) drops the watch.
+    if (m_watching)
+        setWatchingFiles(true);
     QStringList errors;
     for (const auto *l : {&m_a, &m_b}) {
         if (l->data->error)

@@ -8,6 +8,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QFileSystemWatcher;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -44,6 +45,10 @@ public:
     void open(const QString &pathA, const QString &pathB);
     /// Reads both files again and compares them anew, keeping the selection.
     void reload();
+    /// Reload when A or B changes on disk (on by default; PRODUCT.md 3: a training run
+    /// overwriting `last.ckpt`): the work reading the files stops at once, and both are read
+    /// again when the writer has been quiet for 0.8 s.
+    void setWatchingFiles(bool watch);
     void cancel();
     QString pathA() const { return m_pathA; }
     QString pathB() const { return m_pathB; }
@@ -135,6 +140,10 @@ private:
     QStackedWidget *m_details;
     QLabel *m_placeholder;
     CompareTensorPanel *m_tensorPanel;
+
+    QFileSystemWatcher *m_watcher;
+    QTimer *m_reloadTimer;
+    bool m_watching = true;
 
     QString m_pendingSelection;
     bool m_complete = false;
