@@ -26,7 +26,7 @@ echo "bench: inputs in $inputs"
 echo "bench: building Release in $build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCKPT_BUILD_BENCH=ON \
   -DCKPT_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target ckpt-inspect bench_launch bench_kernels bench_gui
+cmake --build "$build" --target ckpt-inspect bench_launch bench_floor bench_kernels bench_gui
 
 /usr/bin/python3 "$root/scripts/bench/run_bench.py" --build "$build" --inputs "$inputs" \
   --reps "${CKPT_BENCH_REPS:-5}" --out "$root/docs/BENCHMARKS.md" "$@"
