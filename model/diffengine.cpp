@@ -627,13 +627,22 @@ void runJobs(const CheckpointData &a, const CheckpointData &b, std::vector<Job> 
     const unsigned threads = threadCount(options.threads);
     std::vector<std::vector<double>> buffers(std::min<std::uint64_t>(threadCount(options.threads), std::max<std::uint64_t>(items, 1)),
                                              std::vector<double>(2 * kBlock));
+    // releasePages: chunks finished per job; the worker that finishes a job's last chunk drops
+    // its pages (once per pair, as the statistics do per tensor).
+    std::vector<std::atomic<std::uint64_t>> finished(options.releasePages ? jobs.size() : 0);
     ParallelWork runner(workOptions(options.progress, total, "diff", options.background));
     runner.run(items, threads, [&](std::uint64_t item, unsigned worker) {
         const auto it = std::upper_bound(firstItem.begin(), firstItem.end(), item);
-        Job &job = jobs[static_cast<std::size_t>(it - firstItem.begin() - 1)];
+        const auto j = static_cast<std::size_t>(it - firstItem.begin() - 1);
+        Job &job = jobs[j];
         const std::uint64_t c = item - *(it - 1);
         double *x = buffers[worker].data();
         computeChunk(job, c, x, x + kBlock, job.partials[c]);
+        if (!finished.empty() && finished[j].fetch_add(1) + 1 == job.chunks) {
+            const ViewPair &v = job.views;
+            MappedFile::releasePages({v.da->contiguousRun(), v.n * elementSize(v.a.dtype)});
+            MappedFile::releasePages({v.db->contiguousRun(), v.n * elementSize(v.b.dtype)});
+        }
         const std::uint64_t begin = c * job.chunk;
         const std::uint64_t len = std::min(job.views.n, begin + job.chunk) - begin;
         runner.advance(job.views.complex ? len / 2 : len);

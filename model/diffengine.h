@@ -45,6 +45,10 @@ struct DiffOptions
     /// Background work (the compare view): the workers run at a lower scheduling priority
     /// while the calling thread waits, as format::StatsOptions::background.
     bool background = false;
+    /// One-shot reading (ckpt-inspect diff): when the last chunk of a pair of tensors is done,
+    /// the workers drop both tensors' pages from the process's memory map, as
+    /// format::StatsOptions::releasePages. Off by default: the compare view keeps browsing them.
+    bool releasePages = false;
 };
 
 struct DiffSide

@@ -20,6 +20,8 @@
 
 #include <bit>
 #include <cstring>
+#include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -631,6 +633,56 @@ private slots:
         }
         QCOMPARE(small.numel, 3u);
         QCOMPARE(*small.max, 1.0);
+    }
+
+    /// DiffOptions::releasePages (ckpt-inspect diff): the same metrics, and the pages of both
+    /// files leave the process once their pair is done (peak RSS at one pair of tensors, not
+    /// both files: /proc/self/smaps of each mapping).
+    void releasePagesKeepsResultsDropsPages()
+    {
+        QTemporaryDir dir;
+        const auto [x, y] = randomPair(3'000'000, 5);
+        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")), {{"w", x}, {"v", y}});
+        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"w", y}, {"v", x}});
+        const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
+        const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
+        // Resident KiB of the mapping that holds p.
+        auto residentKiB = [](const void *p) -> long {
+            std::ifstream smaps("/proc/self/smaps");
+            const auto at = reinterpret_cast<std::uintptr_t>(p);
+            bool inside = false;
+            for (std::string line; std::getline(smaps, line);) {
+                unsigned long long lo = 0, hi = 0;
+                if (std::sscanf(line.c_str(), "%llx-%llx ", &lo, &hi) == 2 && line.find(' ') > line.find('-'))
+                    inside = at >= lo && at < hi;
+                else if (inside && line.rfind("Rss:", 0) == 0)
+                    return std::stol(line.substr(4));
+            }
+            return -1;
+        };
+        const void *mapA = a->files.at(0)->bytes().data;
+        const void *mapB = b->files.at(0)->bytes().data;
+
+        DiffOptions options;
+        const DiffResult plain = diffCheckpoints(*a, *b, options);
+        const long kib = static_cast<long>(2 * x.size() * sizeof(float) / 1024);
+        QVERIFY2(residentKiB(mapA) > kib / 2 && residentKiB(mapB) > kib / 2,
+                 qPrintable(QString::number(residentKiB(mapA))));
+        options.releasePages = true;
+        const DiffResult released = diffCheckpoints(*a, *b, options);
+        QVERIFY2(residentKiB(mapA) >= 0 && residentKiB(mapA) < 64, qPrintable(QString::number(residentKiB(mapA))));
+        QVERIFY2(residentKiB(mapB) >= 0 && residentKiB(mapB) < 64, qPrintable(QString::number(residentKiB(mapB))));
+        QCOMPARE(released.entries.size(), plain.entries.size());
+        for (std::size_t i = 0; i < plain.entries.size(); ++i) {
+            const DiffEntry &p = plain.entries[i], &q = released.entries[i];
+            QVERIFY(sameBits(p.maxAbsDiff, q.maxAbsDiff) && sameBits(p.meanAbsDiff, q.meanAbsDiff)
+                    && sameBits(p.relL2, q.relL2) && sameBits(p.cosine, q.cosine));
+            QCOMPARE(p.differing, q.differing);
+            QVERIFY(p.differing > 0);
+        }
+        // The bytes are read again from the page cache when asked for.
+        const DiffResult again = diffCheckpoints(*a, *b, options);
+        QCOMPARE(again.entries[0].differing, plain.entries[0].differing);
     }
 
     // Damaged B: truncated at many points and with flipped bytes. The diff covers what was

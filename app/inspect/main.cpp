@@ -334,6 +334,7 @@ int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsig
     ckpt::DiffOptions options;
     options.stripPrefix = stripPrefix;
     options.threads = threads;
+    options.releasePages = true; // each tensor is read once here: keeps peak RSS at one pair
     try {
         const ckpt::DiffResult result = ckpt::diffCheckpoints(*a, *b, options);
         if (stripPrefix.empty()) {
