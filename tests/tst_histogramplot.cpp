@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "heatmapplot.h"
 #include "histogrampanel.h"
 #include "histogramplot.h"
 
@@ -9,6 +10,8 @@
 #include <QTest>
 
 #include <qcustomplot.h>
+
+#include <cmath>
 
 using namespace ckpt;
 
@@ -129,6 +132,37 @@ private slots:
         panel.setCustomRange(1, 1);
         panel.applyTo(r);
         QCOMPARE(r.range, HistogramRange::Auto);
+    }
+
+    /// The heat-map's axes name only indices the slice has: square cells widen the column axis
+    /// of a 16 x 3 slice far beyond column 2, and no tick may say "-10" or "12" there.
+    void heatmapTicksNameOnlyIndicesOfTheSlice()
+    {
+        HeatmapPlot plot;
+        plot.resize(500, 400);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        HeatmapGrid grid;
+        grid.fullRows = grid.rows = 16;
+        grid.fullCols = grid.cols = 3;
+        for (int i = 0; i < 48; ++i)
+            grid.values.push_back(i % 7 - 3.0);
+        grid.min = -3;
+        grid.max = 3;
+        grid.hasFinite = true;
+        plot.setGrid(grid);
+        auto *qcp = plot.findChild<QCustomPlot *>();
+        QVERIFY(qcp);
+        qcp->replot();
+        // The visible column range is wider than the slice (square cells)...
+        QVERIFY2(qcp->xAxis->range().lower < -1 && qcp->xAxis->range().upper > 3,
+                 qPrintable(QStringLiteral("%1..%2").arg(qcp->xAxis->range().lower).arg(qcp->xAxis->range().upper)));
+        // ...but the ticks are the three columns.
+        QCOMPARE(qcp->xAxis->tickVector(), QVector<double>({0, 1, 2}));
+        const QVector<double> rows = qcp->yAxis->tickVector();
+        QVERIFY(rows.size() >= 2);
+        for (double r : rows)
+            QVERIFY2(r >= 0 && r <= 15 && r == std::round(r), qPrintable(QString::number(r)));
     }
 };
 

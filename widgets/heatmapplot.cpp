@@ -8,19 +8,48 @@
 #include <qcustomplot.h>
 
 #include <cmath>
+#include <limits>
 
 namespace ckpt {
 
 namespace {
-/// Ticks on whole indices only.
+/// Ticks on whole indices only, and only on indices the slice has: square cells widen the
+/// axis of a narrow slice (16 x 3) far beyond its columns, where "-10" would name no column.
 class IndexTicker : public QCPAxisTicker
 {
+public:
+    void setIndexRange(double first, double last)
+    {
+        m_first = first;
+        m_last = last;
+    }
+
 protected:
     double getTickStep(const QCPRange &range) override
     {
-        return std::max(1.0, std::floor(QCPAxisTicker::getTickStep(range)));
+        // Spaced for the indices in view, not for the empty margins around them.
+        QCPRange shown(std::max(range.lower, m_first), std::min(range.upper, m_last));
+        if (!(shown.size() > 0))
+            shown = range;
+        return std::max(1.0, std::floor(QCPAxisTicker::getTickStep(shown)));
     }
+    QVector<double> createTickVector(double tickStep, const QCPRange &range) override
+    {
+        QVector<double> ticks = QCPAxisTicker::createTickVector(tickStep, range);
+        ticks.removeIf([this](double t) { return t < m_first - 1e-9 || t > m_last + 1e-9 || t != std::round(t); });
+        return ticks;
+    }
+
+private:
+    double m_first = -std::numeric_limits<double>::infinity();
+    double m_last = std::numeric_limits<double>::infinity();
 };
+
+void setIndexRange(QCPAxis *axis, double first, double last)
+{
+    if (auto ticker = qSharedPointerDynamicCast<IndexTicker>(axis->ticker()))
+        ticker->setIndexRange(first, last);
+}
 } // namespace
 
 HeatmapPlot::HeatmapPlot(QWidget *parent)
@@ -93,6 +122,8 @@ void HeatmapPlot::setGrid(const HeatmapGrid &grid)
     const double lastCol = static_cast<double>((grid.cols - 1) * grid.colStep);
     const double lastRow = static_cast<double>((grid.rows - 1) * grid.rowStep);
     cells->setRange(QCPRange(0, lastCol), QCPRange(0, lastRow));
+    setIndexRange(m_plot->xAxis, 0, lastCol);
+    setIndexRange(m_plot->yAxis, 0, lastRow);
     for (int r = 0; r < grid.rows; ++r)
         for (int c = 0; c < grid.cols; ++c)
             cells->setCell(c, r, grid.values[static_cast<std::size_t>(r) * static_cast<std::size_t>(grid.cols)
