@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointpanel.h"
+#include "optimizerpanel.h"
 #include "checkpointtreemodel.h"
 #include "checkpointtreeview.h"
 #include "guitestutils.h"
@@ -18,11 +19,13 @@
 
 #include <QAbstractItemModelTester>
 #include <QClipboard>
+#include <QDataStream>
 #include <QFile>
 #include <QGuiApplication>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QSignalSpy>
+#include <QSplitter>
 #include <QStackedWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -283,6 +286,49 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!panel.isLoading(), 15000);
         QCOMPARE(panel.currentPath(), target);
         QVERIFY(panel.loaded().data->ok());
+    }
+
+    /// The main window keeps one layout for all tabs: every splitter, the Optimizer tab's too,
+    /// goes from one panel to the next; a layout saved before the Optimizer tab's was kept
+    /// (version 1) still restores the others.
+    void layoutRoundTrip()
+    {
+        CheckpointPanel a;
+        a.resize(1200, 800);
+        a.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&a));
+        a.splitter()->setSizes({300, 900});
+        a.optimizerPanel()->splitter()->setSizes({420, 280});
+        const QByteArray mainState = a.splitter()->saveState();
+        const QByteArray optimizerState = a.optimizerPanel()->splitter()->saveState();
+        const QByteArray layout = a.saveLayout();
+
+        CheckpointPanel b;
+        b.resize(1200, 800);
+        QVERIFY(b.optimizerPanel()->splitter()->saveState() != optimizerState);
+        b.restoreLayout(layout);
+        QCOMPARE(b.splitter()->saveState(), mainState);
+        QCOMPARE(b.optimizerPanel()->splitter()->saveState(), optimizerState);
+
+        // Version 1: six states, no Optimizer splitter.
+        QByteArray old;
+        {
+            QDataStream s(&old, QIODevice::WriteOnly);
+            s << quint32(1) << mainState;
+            for (int i = 0; i < 5; ++i)
+                s << QByteArray();
+        }
+        CheckpointPanel c;
+        const QByteArray optimizerDefault = c.optimizerPanel()->splitter()->saveState();
+        c.restoreLayout(old);
+        QCOMPARE(c.splitter()->saveState(), mainState);
+        QCOMPARE(c.optimizerPanel()->splitter()->saveState(), optimizerDefault);
+        // Unknown versions and garbage are ignored.
+        CheckpointPanel d;
+        const QByteArray mainDefault = d.splitter()->saveState();
+        d.restoreLayout(QByteArray("\0\0\0\x09garbage", 11));
+        d.restoreLayout(QByteArray("\0\0\0\x02", 4));
+        QCOMPARE(d.splitter()->saveState(), mainDefault);
     }
 };
 

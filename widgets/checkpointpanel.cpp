@@ -42,7 +42,9 @@ constexpr int kWarmUpDelayMs = 50; // after the first load; see warmUpDetails()
 }
 
 namespace {
-constexpr quint32 kLayoutVersion = 1;
+// 1: main, tree header, statistics, values, module and summary splitters; 2: + the Optimizer
+// tab's splitter (version 1 layouts are still restored).
+constexpr quint32 kLayoutVersion = 2;
 }
 
 CheckpointPanel::CheckpointPanel(QWidget *parent)
@@ -641,7 +643,8 @@ QByteArray CheckpointPanel::saveLayout() const
     QDataStream s(&out, QIODevice::WriteOnly);
     s << kLayoutVersion << m_splitter->saveState() << m_tree->header()->saveState()
       << m_tensorPanel->statsSplitter()->saveState() << m_tensorPanel->values()->splitter()->saveState()
-      << m_modulePanel->splitter()->saveState() << m_summaryPanel->splitter()->saveState();
+      << m_modulePanel->splitter()->saveState() << m_summaryPanel->splitter()->saveState()
+      << m_optimizerPanel->splitter()->saveState();
     return out;
 }
 
@@ -651,11 +654,13 @@ void CheckpointPanel::restoreLayout(const QByteArray &state)
         return;
     QDataStream s(state);
     quint32 version = 0;
-    QByteArray main, header, stats, values, module, summary;
+    QByteArray main, header, stats, values, module, summary, optimizer;
     s >> version;
-    if (version != kLayoutVersion)
+    if (version < 1 || version > kLayoutVersion)
         return;
     s >> main >> header >> stats >> values >> module >> summary;
+    if (version >= 2)
+        s >> optimizer;
     if (s.status() != QDataStream::Ok)
         return;
     m_splitter->restoreState(main);
@@ -664,6 +669,8 @@ void CheckpointPanel::restoreLayout(const QByteArray &state)
     m_tensorPanel->values()->splitter()->restoreState(values);
     m_modulePanel->splitter()->restoreState(module);
     m_summaryPanel->splitter()->restoreState(summary);
+    if (!optimizer.isEmpty())
+        m_optimizerPanel->splitter()->restoreState(optimizer);
 }
 
 } // namespace ckpt
