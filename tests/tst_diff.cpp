@@ -152,6 +152,25 @@ void writeSafetensors(const QString &path, const std::vector<std::pair<std::stri
         f.write(reinterpret_cast<const char *>(t.second.data()), static_cast<qint64>(4 * t.second.size()));
 }
 
+using Tensors = std::vector<std::pair<std::string, std::vector<float>>>;
+
+/// Two safetensors files, A and B, in a folder of their own, read back.
+struct FilePair
+{
+    QTemporaryDir dir;
+    std::shared_ptr<const format::CheckpointData> a, b;
+};
+
+std::unique_ptr<FilePair> writePair(const Tensors &a, const Tensors &b)
+{
+    auto pair = std::make_unique<FilePair>();
+    writeSafetensors(pair->dir.filePath(QStringLiteral("a.safetensors")), a);
+    writeSafetensors(pair->dir.filePath(QStringLiteral("b.safetensors")), b);
+    pair->a = read(pair->dir.filePath(QStringLiteral("a.safetensors")));
+    pair->b = read(pair->dir.filePath(QStringLiteral("b.safetensors")));
+    return pair;
+}
+
 /// A = N(0, 1), B = A + small noise, a few NaNs and infinities.
 std::pair<std::vector<float>, std::vector<float>> randomPair(std::size_t n, unsigned seed)
 {
@@ -173,6 +192,20 @@ bool sameBits(const std::optional<double> &x, const std::optional<double> &y)
     if (!x || !y)
         return !x && !y;
     return std::bit_cast<std::uint64_t>(*x) == std::bit_cast<std::uint64_t>(*y);
+}
+
+/// The metrics of every entry agree bit for bit.
+bool sameMetrics(const DiffResult &x, const DiffResult &y)
+{
+    if (x.entries.size() != y.entries.size())
+        return false;
+    for (std::size_t i = 0; i < x.entries.size(); ++i) {
+        const DiffEntry &p = x.entries[i], &q = y.entries[i];
+        if (!sameBits(p.maxAbsDiff, q.maxAbsDiff) || !sameBits(p.meanAbsDiff, q.meanAbsDiff)
+            || !sameBits(p.relL2, q.relL2) || !sameBits(p.cosine, q.cosine) || p.differing != q.differing)
+            return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -451,12 +484,9 @@ private slots:
     // Chunks do not depend on the thread count: bit-identical metrics for any count.
     void threadCountIndependence()
     {
-        QTemporaryDir dir;
         const auto [x, y] = randomPair(1'234'567, 7);
-        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")), {{"w", x}, {"small", {1, 2, 3}}});
-        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"w", y}, {"small", {1, 2, 4}}});
-        const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
-        const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
+        const auto files = writePair({{"w", x}, {"small", {1, 2, 3}}}, {{"w", y}, {"small", {1, 2, 4}}});
+        const auto &a = files->a, &b = files->b;
         std::optional<DiffResult> first;
         for (unsigned threads : {1u, 2u, 3u, 8u}) {
             DiffOptions options;
@@ -467,12 +497,7 @@ private slots:
                 first = r;
                 continue;
             }
-            for (std::size_t i = 0; i < r.entries.size(); ++i) {
-                const DiffEntry &p = first->entries[i], &q = r.entries[i];
-                QVERIFY(sameBits(p.maxAbsDiff, q.maxAbsDiff) && sameBits(p.meanAbsDiff, q.meanAbsDiff)
-                        && sameBits(p.relL2, q.relL2) && sameBits(p.cosine, q.cosine));
-                QCOMPARE(p.differing, q.differing);
-            }
+            QVERIFY(sameMetrics(*first, r));
         }
         // Independent reasoning: B = A except every element not a multiple of 5 (noise is almost
         // never exactly 0), one NaN on each side (17 in A, 33 in B) and +inf at 99 in B.
@@ -506,12 +531,9 @@ private slots:
 
     void cancelAndProgress()
     {
-        QTemporaryDir dir;
         const auto [x, y] = randomPair(3'000'000, 3);
-        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")), {{"w", x}, {"v", y}});
-        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"w", y}, {"v", x}});
-        const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
-        const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
+        const auto files = writePair({{"w", x}, {"v", y}}, {{"w", y}, {"v", x}});
+        const auto &a = files->a, &b = files->b;
 
         std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
         DiffOptions options;
@@ -556,12 +578,9 @@ private slots:
     /// (ParallelWork::kBackgroundFrom) runs on the calling thread.
     void backgroundWorkersRunAtLowPriority()
     {
-        QTemporaryDir dir;
         const auto [x, y] = randomPair(2'000'000, 11);
-        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")), {{"w", x}, {"small", {1, 2, 3}}});
-        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"w", y}, {"small", {1, 2, 4}}});
-        const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
-        const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
+        const auto files = writePair({{"w", x}, {"small", {1, 2, 3}}}, {{"w", y}, {"small", {1, 2, 4}}});
+        const auto &a = files->a, &b = files->b;
         const auto tid = [] { return static_cast<id_t>(::gettid()); };
         const int callerNice = ::getpriority(PRIO_PROCESS, tid());
         std::mutex m;
@@ -589,13 +608,7 @@ private slots:
         for (int n : fg)
             QCOMPARE(n, callerNice);
         QCOMPARE(::getpriority(PRIO_PROCESS, tid()), callerNice);
-        QCOMPARE(low.entries.size(), plain.entries.size());
-        for (std::size_t i = 0; i < low.entries.size(); ++i) {
-            const DiffEntry &p = plain.entries[i], &q = low.entries[i];
-            QVERIFY(sameBits(p.maxAbsDiff, q.maxAbsDiff) && sameBits(p.meanAbsDiff, q.meanAbsDiff)
-                    && sameBits(p.relL2, q.relL2) && sameBits(p.cosine, q.cosine));
-            QCOMPARE(p.differing, q.differing);
-        }
+        QVERIFY(sameMetrics(plain, low));
 
         // The difference statistics of the compare view's tensor pane.
         const auto va = format::tensorView(*a, 0), vb = format::tensorView(*b, 0);
@@ -640,12 +653,9 @@ private slots:
     /// both files: /proc/self/smaps of each mapping).
     void releasePagesKeepsResultsDropsPages()
     {
-        QTemporaryDir dir;
         const auto [x, y] = randomPair(3'000'000, 5);
-        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")), {{"w", x}, {"v", y}});
-        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"w", y}, {"v", x}});
-        const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
-        const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
+        const auto files = writePair({{"w", x}, {"v", y}}, {{"w", y}, {"v", x}});
+        const auto &a = files->a, &b = files->b;
         // Resident KiB of the mapping that holds p.
         auto residentKiB = [](const void *p) -> long {
             std::ifstream smaps("/proc/self/smaps");
@@ -672,14 +682,9 @@ private slots:
         const DiffResult released = diffCheckpoints(*a, *b, options);
         QVERIFY2(residentKiB(mapA) >= 0 && residentKiB(mapA) < 64, qPrintable(QString::number(residentKiB(mapA))));
         QVERIFY2(residentKiB(mapB) >= 0 && residentKiB(mapB) < 64, qPrintable(QString::number(residentKiB(mapB))));
-        QCOMPARE(released.entries.size(), plain.entries.size());
-        for (std::size_t i = 0; i < plain.entries.size(); ++i) {
-            const DiffEntry &p = plain.entries[i], &q = released.entries[i];
-            QVERIFY(sameBits(p.maxAbsDiff, q.maxAbsDiff) && sameBits(p.meanAbsDiff, q.meanAbsDiff)
-                    && sameBits(p.relL2, q.relL2) && sameBits(p.cosine, q.cosine));
-            QCOMPARE(p.differing, q.differing);
-            QVERIFY(p.differing > 0);
-        }
+        QVERIFY(sameMetrics(plain, released));
+        for (const DiffEntry &e : plain.entries)
+            QVERIFY(e.differing > 0);
         // The bytes are read again from the page cache when asked for.
         const DiffResult again = diffCheckpoints(*a, *b, options);
         QCOMPARE(again.entries[0].differing, plain.entries[0].differing);
