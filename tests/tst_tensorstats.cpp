@@ -1144,6 +1144,31 @@ private slots:
             QCOMPARE(e.kind(), FormatError::Kind::LimitExceeded);
         }
     }
+
+    /// A view with a size-0 dim touches no element, so any strides and sizes pass its extent
+    /// check; folding its dims must not overflow (fuzzing: a stride of 8e18 next to a size 0;
+    /// the sanitizer pass of scripts/test.sh stops on the signed overflow this used to be).
+    void emptyViewWithHugeStridesAndSizes()
+    {
+        const float one = 1.0f;
+        const std::vector<std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>>> views = {
+            // a size 0 with stride 0 goes outermost; the next dim's stride * size overflows
+            {{0, 3}, {0, 7957662674171687535LL}},
+            // two dims of 2^40 that fold into one of 2^80 elements
+            {{std::int64_t(1) << 40, std::int64_t(1) << 40, 0}, {std::int64_t(1) << 40, 1, 1}},
+            {{3, 0}, {std::numeric_limits<std::int64_t>::max(), 1}},
+        };
+        for (const auto &[shape, stride] : views) {
+            StridedView v;
+            v.storage = {reinterpret_cast<const std::uint8_t *>(&one), sizeof one};
+            v.dtype = DType::Float32;
+            v.shape = shape;
+            v.stride = stride;
+            const TensorStats s = computeStats(v);
+            QCOMPARE(s.numel, 0u);
+            QVERIFY(!s.min && !s.mean && s.finite == 0);
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestTensorStats)

@@ -426,13 +426,13 @@ double dequantPerChannel(double q, double scale, std::int64_t zeroPoint) noexcep
 
 std::uint64_t StridedView::numel() const noexcept
 {
+    // A size 0 anywhere makes it empty, even after sizes whose product overflows ([2^40, 2^40, 0]).
+    if (std::any_of(shape.begin(), shape.end(), [](std::int64_t s) { return s <= 0; }))
+        return 0;
     std::uint64_t n = 1;
-    for (auto s : shape) {
-        if (s <= 0)
-            return 0;
+    for (auto s : shape)
         if (__builtin_mul_overflow(n, static_cast<std::uint64_t>(s), &n))
             return std::numeric_limits<std::uint64_t>::max();
-    }
     return n;
 }
 
@@ -520,10 +520,14 @@ ElementDecoder::ElementDecoder(const StridedView &view, bool anyOrder)
             });
         }
         // Walking outer -> inner: fold `dim` into the previous (outer) dim when together they
-        // step through storage evenly.
+        // step through storage evenly. Checked arithmetic: a view with a size-0 dim touches no
+        // element, so validateExtent() accepts any strides and sizes for it (fuzzing found a
+        // stride of 8e18 next to a size 0 overflowing here).
         for (const Dim &dim : dims) {
-            if (!m_dims.empty() && m_dims.back().stride == dim.stride * dim.size) {
-                m_dims.back().size *= dim.size;
+            std::int64_t span = 0, size = 0;
+            if (!m_dims.empty() && !__builtin_mul_overflow(dim.stride, dim.size, &span)
+                && m_dims.back().stride == span && !__builtin_mul_overflow(m_dims.back().size, dim.size, &size)) {
+                m_dims.back().size = size;
                 m_dims.back().stride = dim.stride;
                 continue;
             }
