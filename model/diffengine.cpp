@@ -351,8 +351,9 @@ ViewPair makeViewPair(const StridedView &va, const StridedView &vb)
     const auto plain = [](const StridedView &v) {
         return v.contiguous() && !v.byteSwap && !v.neg && !v.conj;
     };
-    p.raw = p.sameDType && !info.isQuantized && info.valuesPerElement == 1 && info.elementSize > 0 && plain(p.a)
-            && plain(p.b) && !p.conjA && !p.conjB;
+    // (Not for empty views: their offset need not lie inside the storage, nothing is read.)
+    p.raw = p.n > 0 && p.sameDType && !info.isQuantized && info.valuesPerElement == 1 && info.elementSize > 0
+            && plain(p.a) && plain(p.b) && !p.conjA && !p.conjB;
     if (p.raw) {
         p.esize = info.elementSize;
         p.rawA = p.a.storage.data + static_cast<std::uint64_t>(p.a.offset) * p.esize;

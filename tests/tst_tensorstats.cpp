@@ -1157,6 +1157,8 @@ private slots:
             // two dims of 2^40 that fold into one of 2^80 elements
             {{std::int64_t(1) << 40, std::int64_t(1) << 40, 0}, {std::int64_t(1) << 40, 1, 1}},
             {{3, 0}, {std::numeric_limits<std::int64_t>::max(), 1}},
+            // contiguous-looking strides whose expected product overflows before the 0 is seen
+            {{0, std::int64_t(1) << 40, std::int64_t(1) << 40}, {5, std::int64_t(1) << 40, 1}},
         };
         for (const auto &[shape, stride] : views) {
             StridedView v;
@@ -1164,6 +1166,8 @@ private slots:
             v.dtype = DType::Float32;
             v.shape = shape;
             v.stride = stride;
+            QCOMPARE(v.numel(), 0u);
+            QVERIFY(v.contiguous()); // empty: trivially, as torch's is_contiguous()
             const TensorStats s = computeStats(v);
             QCOMPARE(s.numel, 0u);
             QVERIFY(!s.min && !s.mean && s.finite == 0);

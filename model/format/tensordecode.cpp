@@ -438,15 +438,16 @@ std::uint64_t StridedView::numel() const noexcept
 
 bool StridedView::contiguous() const noexcept
 {
+    // Empty: trivially contiguous, whatever the strides (checked first: the product of the sizes
+    // after the 0 may overflow, [0, 2^40, 2^40]).
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end())
+        return true;
     std::int64_t expected = 1;
     for (std::size_t i = shape.size(); i-- > 0;) {
         if (shape[i] == 1)
             continue;
-        if (shape[i] == 0)
-            return true;
-        if (i >= stride.size() || stride[i] != expected)
+        if (i >= stride.size() || stride[i] != expected || __builtin_mul_overflow(expected, shape[i], &expected))
             return false;
-        expected *= shape[i];
     }
     return true;
 }
