@@ -6,6 +6,8 @@
 // accepted here, with its error texts.
 
 #include "diffengine.h"
+#include "format/mappedfile.h"
+#include "format/zipreader.h"
 #include "inspectreport.h"
 #include "trainingstate.h"
 
@@ -67,50 +69,16 @@ void preferHugePagesForTheHeap()
 #endif
 }
 
-/// The entry count a zip file's end records give (ZIP64 included), 0 when the file is not a zip
-/// or its end records cannot be read. Only a hint for preferHugePagesForTheHeap(): the reader
-/// checks everything itself. Reads at most the last 64 KiB + 22 bytes and one 56-byte record.
+/// The entry count a zip file's end records declare, 0 when it is not a zip or cannot be
+/// opened. Only a hint for preferHugePagesForTheHeap(): the reader checks everything itself.
 std::uint64_t zipEntryCount(const std::string &path)
 {
-#if defined(__GLIBC__)
-    std::FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f)
+    try {
+        const auto file = ckpt::format::MappedFile::open(path);
+        return ckpt::format::ZipReader::declaredEntryCount(file->bytes());
+    } catch (const std::exception &) {
         return 0;
-    auto le = [](const unsigned char *p, int n) {
-        std::uint64_t v = 0;
-        for (int i = n - 1; i >= 0; --i)
-            v = v << 8 | p[i];
-        return v;
-    };
-    std::uint64_t count = 0;
-    unsigned char tail[65536 + 22];
-    if (std::fseek(f, 0, SEEK_END) == 0) {
-        const long size = std::ftell(f);
-        const long want = size < static_cast<long>(sizeof tail) ? size : static_cast<long>(sizeof tail);
-        if (size >= 22 && std::fseek(f, size - want, SEEK_SET) == 0
-            && std::fread(tail, 1, static_cast<std::size_t>(want), f) == static_cast<std::size_t>(want)) {
-            for (long i = want - 22; i >= 0; --i) {
-                if (le(tail + i, 4) != 0x06054b50)
-                    continue;
-                count = le(tail + i + 10, 2);
-                // ZIP64: the locator just before the end record points at the ZIP64 end record.
-                unsigned char rec[56];
-                if (count == 0xFFFF && i >= 20 && le(tail + i - 20, 4) == 0x07064b50) {
-                    const std::uint64_t at = le(tail + i - 20 + 8, 8);
-                    if (at <= static_cast<std::uint64_t>(LONG_MAX) && std::fseek(f, static_cast<long>(at), SEEK_SET) == 0
-                        && std::fread(rec, 1, sizeof rec, f) == sizeof rec && le(rec, 4) == 0x06064b50)
-                        count = le(rec + 32, 8);
-                }
-                break;
-            }
-        }
     }
-    std::fclose(f);
-    return count;
-#else
-    (void)path;
-    return 0;
-#endif
 }
 
 /// From this many zip entries (records: one per storage) the heap gets huge pages; below, the

@@ -108,6 +108,15 @@ ZipReader::ZipReader(ByteView file, std::string fileName)
     }
 }
 
+std::uint64_t ZipReader::declaredEntryCount(ByteView file) noexcept
+{
+    try {
+        return ZipReader(file, EndOnly{}).m_directory.entryCount;
+    } catch (...) {
+        return 0;
+    }
+}
+
 void ZipReader::readEnd()
 {
     const std::uint8_t *d = m_file.data;

@@ -61,6 +61,11 @@ public:
     /// byte is touched.
     explicit ZipReader(ByteView file, std::string fileName = {});
 
+    /// The entry count the end records declare (ZIP64 included), checked only as far as the
+    /// end records go; 0 when they cannot be read. Touches the file's tail only: a cheap hint
+    /// for callers sizing work before the full read (ckpt-inspect's heap, issue 7).
+    static std::uint64_t declaredEntryCount(ByteView file) noexcept;
+
     /// Central entries in directory order.
     const std::vector<ZipEntry> &entries() const noexcept { return m_entries; }
     /// How the directory was located (ZIP64 or classic end record, prepended bytes, comment).
@@ -90,6 +95,8 @@ public:
     RecordBytes read(const ZipEntry &entry, std::uint64_t maxInflated = 1ull << 32) const;
 
 private:
+    struct EndOnly {};
+    ZipReader(ByteView file, EndOnly) : m_file(file) { readEnd(); }
     void readEnd();
     void readEntries();
     void checkOverlaps() const;
