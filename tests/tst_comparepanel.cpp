@@ -425,6 +425,8 @@ void TestComparePanel::fileChangeComparesAgain()
     QSignalSpy compared(f.panel.get(), &ComparePanel::compared);
     QSignalSpy messages(f.panel.get(), &ComparePanel::message);
     QVERIFY(writeInPlace(b, epoch2));
+    // While the writer may still be at it, the panel says what is going on.
+    QTRY_VERIFY_WITH_TIMEOUT(f.panel->stageLabel()->text().contains(QStringLiteral("changed on disk")), 5000);
     QVERIFY(compared.wait(30000));
     QTRY_VERIFY_WITH_TIMEOUT(!f.panel->isBusy(), 30000);
     bool announced = false;

@@ -39,6 +39,8 @@ namespace ckpt {
 
 namespace {
 constexpr int kWarmUpDelayMs = 50; // after the first load; see warmUpDetails()
+// A file that changed on disk is read again once its writer has been quiet this long.
+constexpr int kWriterQuietMs = 800;
 }
 
 namespace {
@@ -197,7 +199,7 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
             [this](const QString &path) { selectPath(path); });
 
     m_reloadTimer->setSingleShot(true);
-    m_reloadTimer->setInterval(800);
+    m_reloadTimer->setInterval(kWriterQuietMs);
     connect(m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
         if (!m_watching)
             return;
@@ -208,7 +210,7 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
         m_modulePanel->cancelWork();
         m_optimizerPanel->cancelWork();
         m_summaryPanel->training()->cancelWork();
-        m_reloadTimer->start();
+        m_reloadTimer->start(kWriterQuietMs); // (a missing file sets 2000 below)
     });
     connect(m_reloadTimer, &QTimer::timeout, this, [this] {
         if (!QFileInfo::exists(m_path)) {

@@ -35,6 +35,8 @@ const QString ComparePanel::kAutoPrefix = QStringLiteral("\x01" "auto");
 namespace {
 const QString kAutoText = QStringLiteral("Auto-detect");
 const QString kNoneText = QStringLiteral("None");
+// A file that changed on disk is read again once its writer has been quiet this long.
+constexpr int kWriterQuietMs = 800;
 } // namespace
 
 ComparePanel::ComparePanel(QWidget *parent)
@@ -208,7 +210,7 @@ ComparePanel::ComparePanel(QWidget *parent)
     connect(m_jobB, &CheckpointLoadJob::finished, this, [this](const LoadedCheckpoint &r) { onLoaded(true, r); });
     for (CheckpointLoadJob *job : {m_jobA, m_jobB}) {
         connect(job, &CheckpointLoadJob::canceled, this, [this] {
-            m_stage->setText(tr("Reading cancelled"));
+            m_stage->setText(m_reloadTimer->isActive() ? changedText() : tr("Reading cancelled"));
             m_progress->hide();
             updateBusy();
         });
@@ -227,7 +229,8 @@ ComparePanel::ComparePanel(QWidget *parent)
     });
     connect(m_diff, &DiffJob::canceled, this, [this] {
         m_progress->hide();
-        m_stage->setText(tr("Comparison cancelled: rows still “pending” were not computed"));
+        m_stage->setText(m_reloadTimer->isActive() ? changedText()
+                                                   : tr("Comparison cancelled: rows still “pending” were not computed"));
         updateBusy();
     });
     connect(m_tree->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
@@ -248,12 +251,13 @@ ComparePanel::ComparePanel(QWidget *parent)
     // As a checkpoint tab: stop reading bytes that are changing, read both files again when the
     // writer has gone quiet.
     m_reloadTimer->setSingleShot(true);
-    m_reloadTimer->setInterval(800);
+    m_reloadTimer->setInterval(kWriterQuietMs);
     connect(m_watcher, &QFileSystemWatcher::fileChanged, this, [this] {
         if (!m_watching)
             return;
+        m_reloadTimer->start(kWriterQuietMs); // first: the cancel messages read it (2000 after a missing file)
         cancel();
-        m_reloadTimer->start();
+        m_stage->setText(changedText());
     });
     connect(m_reloadTimer, &QTimer::timeout, this, [this] {
         QStringList missing;
@@ -343,6 +347,11 @@ bool ComparePanel::isLoading() const
 bool ComparePanel::isBusy() const
 {
     return isLoading() || m_diff->isRunning() || m_tensorPanel->isBusy();
+}
+
+QString ComparePanel::changedText() const
+{
+    return tr("A file changed on disk: comparing again when it is written…");
 }
 
 void ComparePanel::setWatchingFiles(bool watch)

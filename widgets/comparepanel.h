@@ -89,6 +89,8 @@ public:
     QComboBox *prefixBox() const { return m_prefix; }
     QLabel *prefixLabel() const { return m_prefixInfo; }
     QLabel *summaryLabel() const { return m_summary; }
+    /// What the comparison is doing ("Reading both files…", "compared in 12 ms", ...).
+    QLabel *stageLabel() const { return m_stage; }
     MessageBar *errorBar() const { return m_errorBar; }
 
 signals:
@@ -110,6 +112,7 @@ private:
     void onCurrentChanged(const QModelIndex &current);
     void updateSummary();
     void updateBusy();
+    QString changedText() const;
     void showDetailsFor(const QModelIndex &source);
 
     QString m_pathA, m_pathB;
