@@ -35,8 +35,19 @@ struct TensorStatsResult
     std::string error;
 };
 
+/// How computeAllStats() runs tensors of these sizes (element counts) on `cores` threads.
+struct StatsSchedule
+{
+    std::vector<std::size_t> order; ///< largest first (ties in their given order)
+    /// true: runs alone, with every thread (it outweighs all the tensors after it in `order` put
+    /// together); false: runs on one thread, beside others.
+    std::vector<bool> alone;
+};
+StatsSchedule statsSchedule(const std::vector<std::uint64_t> &numel, unsigned cores);
+
 /// Statistics of the given tensors (indices into data.tensors), computed once per tensor:
-/// small tensors in parallel one per thread, big ones with all threads each.
+/// whole tensors side by side, one per thread, except a tensor that outweighs the rest, which
+/// gets all threads.
 std::vector<TensorStatsResult> computeAllStats(const format::CheckpointData &data, const std::vector<int> &tensors,
                                                const StatsSelection &request);
 

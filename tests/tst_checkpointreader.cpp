@@ -7,8 +7,13 @@
 
 #include <QDir>
 #include <QDirIterator>
+#include <QFile>
 #include <QFileInfo>
+#include <QTemporaryDir>
 #include <QTest>
+
+#include <cmath>
+#include <cstring>
 
 using namespace ckpt;
 
@@ -98,6 +103,111 @@ private Q_SLOTS:
             QVERIFY(!s.bytes.owned);
             QVERIFY(s.bytes.view.data >= map.data && s.bytes.view.data + s.bytes.view.size <= map.data + map.size);
             QCOMPARE(s.bytes.fileOffset % 64, 0u); // torch aligns records to 64 bytes
+        }
+    }
+    // computeAllStats' plan: whole tensors one per thread where the threads stay evenly loaded,
+    // all threads on one tensor where that ends sooner.
+    void statsScheduleBalancesThreads()
+    {
+        constexpr std::uint64_t M = 1u << 20;
+        // 64 equal tensors on two threads: all side by side (32 each). 63: the odd one alone.
+        StatsSchedule plan = statsSchedule(std::vector<std::uint64_t>(64, 4 * M), 2);
+        QCOMPARE(plan.order.size(), 64u);
+        for (std::size_t k = 0; k < 64; ++k) {
+            QCOMPARE(plan.order[k], k);
+            QVERIFY(!plan.alone[k]);
+        }
+        plan = statsSchedule(std::vector<std::uint64_t>(63, 4 * M), 2);
+        for (std::size_t k = 0; k < 63; ++k)
+            QCOMPARE(bool(plan.alone[k]), k == 62);
+        // Largest first. 100M outweighs the 8M after it: alone. Then 3M and 3M side by side and
+        // 2M alone end at 3M + 1M, as all three alone do (4M); side by side wins the tie. Five
+        // elements are never split.
+        plan = statsSchedule({2 * M, 100 * M, 3 * M, 5, 3 * M}, 2);
+        QCOMPARE(plan.order, (std::vector<std::size_t>{1, 2, 4, 0, 3}));
+        QCOMPARE(plan.alone, (std::vector<bool>{true, true, false, false, false}));
+        // Four threads: four 3M side by side, then the 2M alone (3M + 0.5M).
+        plan = statsSchedule({2 * M, 100 * M, 3 * M, 3 * M, 3 * M, 3 * M}, 4);
+        QCOMPARE(plan.alone, (std::vector<bool>{true, true, false, false, false, false}));
+        // Three of 4M and one 1M on two threads: 4+4 | 4+1 ends at 8M; 4 | 4 then 4 and 1 alone
+        // at 4M + 2.5M.
+        plan = statsSchedule({4 * M, 4 * M, 4 * M, M}, 2);
+        QCOMPARE(plan.alone, (std::vector<bool>{false, false, true, true}));
+        // One thread: nothing to split.
+        plan = statsSchedule({2 * M, 100 * M, 3 * M}, 1);
+        QCOMPARE(plan.alone, (std::vector<bool>{false, false, false}));
+    }
+
+    // However computeAllStats schedules them (one tensor per thread or all threads on one), every
+    // tensor gets the same statistics, and they are those of its known values.
+    void statsAnyScheduleSameResults()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const std::vector<std::uint64_t> sizes = {5 * (1u << 20) + 7, (1u << 20) + 1000, 5000, (1u << 20) + 1000, 17};
+        // x_i = ((i * 7919 + t) mod 1000) - 499.5 for tensor t: exact in float32.
+        auto value = [](std::uint64_t i, std::size_t t) { return float(double((i * 7919 + t) % 1000) - 499.5); };
+        test::Json header = test::Json::object();
+        QByteArray payload;
+        for (std::size_t t = 0; t < sizes.size(); ++t) {
+            const auto from = static_cast<std::uint64_t>(payload.size());
+            QByteArray bytes(static_cast<qsizetype>(4 * sizes[t]), Qt::Uninitialized);
+            for (std::uint64_t i = 0; i < sizes[t]; ++i) {
+                const float x = value(i, t);
+                std::memcpy(bytes.data() + 4 * i, &x, 4);
+            }
+            payload += bytes;
+            header["t" + std::to_string(t)] = {{"dtype", "F32"}, {"shape", {sizes[t]}},
+                                               {"data_offsets", {from, static_cast<std::uint64_t>(payload.size())}}};
+        }
+        const std::string h = header.dump();
+        const QString path = dir.filePath(QStringLiteral("schedule.safetensors"));
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            const std::uint64_t len = h.size(); // little-endian host
+            f.write(reinterpret_cast<const char *>(&len), 8);
+            f.write(h.data(), static_cast<qint64>(h.size()));
+            f.write(payload);
+        }
+        const auto data = format::readCheckpoint(path.toStdString());
+        QVERIFY(data && data->ok());
+
+        // On two threads the first runs alone, the others side by side; on three, all alone but
+        // the small ones (5M+7 against 2M+2000 for two threads, then 1M+1000 with no partner).
+        QCOMPARE(statsSchedule(sizes, 2).alone, (std::vector<bool>{true, false, false, false, false}));
+        QCOMPARE(statsSchedule(sizes, 3).alone, (std::vector<bool>{true, true, false, true, false}));
+
+        std::string first;
+        for (unsigned threads : {1u, 2u, 3u}) {
+            StatsSelection request;
+            request.threads = threads;
+            const Json stats = statsReport(*data, request);
+            QCOMPARE(stats["stats"].size(), sizes.size());
+            for (const Json &e : stats["stats"]) {
+                const std::size_t t = std::stoul(e["path"].get<std::string>().substr(1));
+                long double sum = 0;
+                double lo = INFINITY, hi = -INFINITY;
+                for (std::uint64_t i = 0; i < sizes[t]; ++i) {
+                    const double x = value(i, t);
+                    sum += x;
+                    lo = std::min(lo, x);
+                    hi = std::max(hi, x);
+                }
+                const double mean = double(sum / sizes[t]);
+                QCOMPARE(e["numel"].get<std::uint64_t>(), sizes[t]);
+                QCOMPARE(e["min"].get<double>(), lo);
+                QCOMPARE(e["max"].get<double>(), hi);
+                QVERIFY2(std::fabs(e["mean"].get<double>() - mean) <= 1e-12 * 500, e.dump().substr(0, 300).c_str());
+                std::uint64_t counted = 0;
+                for (const Json &c : e["hist"]["counts"])
+                    counted += c.get<std::uint64_t>();
+                QCOMPARE(counted, sizes[t]);
+            }
+            const std::string text = stats.dump();
+            if (first.empty())
+                first = text;
+            QVERIFY2(text == first, qPrintable(QStringLiteral("threads %1 differ").arg(threads)));
         }
     }
 };
