@@ -74,6 +74,33 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+def meminfo_mb(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cache_as_read(path):
+    """Puts a file's bytes in the page cache as a first read from disk leaves them: evicted
+    (POSIX_FADV_DONTNEED; the file is not modified) and read back sequentially. How a file came
+    into the cache decides the size of its page-cache folios, and mapping cost follows: a file
+    still cached from its own writing (as torch.save leaves a freshly generated input) is held in
+    4 KiB folios, one read back through readahead in folios of up to 2 MiB, which map for a
+    fraction of the kernel time (scripts/bench/notes.md, B3). Every input is put in the second
+    state so that the numbers do not depend on how and when the inputs were made."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        buf = bytearray(8 << 20)
+        with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+            while f.readinto(buf):
+                pass
+    finally:
+        os.close(fd)
+
+
 def med(rs, key):
     return statistics.median(r[key] for r in rs)
 
@@ -85,6 +112,8 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--only", default="", help="comma-separated subset: B1,B2,B3,B4,B5,K")
+    ap.add_argument("--page-cache", choices=["read", "as-is"], default="read",
+                    help="read: evict each input and read it back first (default); as-is: leave the cache alone")
     a = ap.parse_args()
     only = set(a.only.split(",")) if a.only else {"B1", "B2", "B3", "B4", "B5", "K"}
     d = a.inputs
@@ -118,6 +147,14 @@ def main():
         benches += [("B4", "diff two 1 GiB checkpoints", [inspect, "diff", f["f32"], f["f32b"]],
                      [PY, os.path.join(HERE, "torch_diff.py"), f["f32"], f["f32b"]], "diff")]
 
+    inputs_used = sorted({arg for b in benches for arg in b[2] if arg in f.values()}
+                         | ({f["big44"]} if "B5" in only else set()))
+    if a.page_cache == "read":
+        before = meminfo_mb("FileHugePages")
+        for path in inputs_used:
+            cache_as_read(path)
+        print(f"page cache: {len(inputs_used)} inputs evicted and read back; FileHugePages "
+              f"{before:.0f} -> {meminfo_mb('FileHugePages'):.0f} MB", flush=True)
     load_start = loadavg()
     print(f"load average at start: {load_start}", flush=True)
     results = {i: {"ours": [], "torch": []} for i in range(len(benches))}
@@ -235,7 +272,7 @@ def main():
     if os.path.exists(store_path):
         with open(store_path) as fh:
             store = json.load(fh)
-    stamp = {"load": f"{load_start} -> {load_end}",
+    stamp = {"load": f"{load_start} -> {load_end}", "cache": a.page_cache,
              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     for g in ("B1", "B2", "B3", "B4"):
         if g in only:
@@ -250,6 +287,7 @@ def main():
     gui_rows = store.get("B5", {}).get("rows", [])
     kernel_rows = store.get("K", {}).get("rows", [])
     loads = "; ".join(f"{g} at {v['date']}: {v['load']}" for g, v in store.items())
+    caches = "; ".join(f"{g}: {'read back' if v.get('cache') == 'read' else 'as found'}" for g, v in store.items())
 
     head = ["", "benchmark", "ckpt-inspect wall (CPU)", "torch wall (CPU)", "ratio (wall)", "our peak RSS", "torch peak RSS", "", "target", ""]
     lines = table(head, rows)
@@ -267,10 +305,15 @@ def main():
           "`scripts/bench/make_inputs.py`; the torch side is `scripts/bench/torch_*.py`. B3's *floor* is",
           "`tests/bench/bench_floor`, run in the same repetitions: the file's bytes mapped, read twice",
           "on every core (as the two passes of the statistics) and unmapped, with no arithmetic: what",
-          "this machine alone takes. B2's kernel time is the system CPU time of `ckpt-inspect`.", "",
+          "this machine alone takes. B2's kernel time is the system CPU time of `ckpt-inspect`.",
+          "Page cache: every input is evicted and read back before a group runs (`--page-cache read`,",
+          "the default), the state a first read from disk leaves; how a file came into the cache",
+          "changes the cost of mapping it (see the notes on B3). \"as found\" marks a group run with",
+          "`--page-cache as-is`.", "",
           f"- Date: {date}"] + [f"- {k}: {v}" for k, v in info.items()] + [
           f"- Load average (1/5/15 min), start -> end of each group: {loads} "
-          "(2 cores shared with other work; ratios measured side by side absorb most of that)", "",
+          "(2 cores shared with other work; ratios measured side by side absorb most of that)",
+          f"- Page cache of the inputs per group: {caches}", "",
           "## Command line against torch", ""] + lines[: len(rows) + 2]
     if gui_rows:
         md += ["", "## GUI", "", "`tests/bench/bench_gui`: the real `CheckpointPanel` (one ckpt-browser tab) in a "
