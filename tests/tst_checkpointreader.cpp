@@ -157,7 +157,8 @@ private Q_SLOTS:
                 std::memcpy(bytes.data() + 4 * i, &x, 4);
             }
             payload += bytes;
-            header["t" + std::to_string(t)] = {{"dtype", "F32"}, {"shape", {sizes[t]}},
+            const std::string name = std::string("t").append(std::to_string(t));
+            header[name] = {{"dtype", "F32"}, {"shape", {sizes[t]}},
                                                {"data_offsets", {from, static_cast<std::uint64_t>(payload.size())}}};
         }
         const std::string h = header.dump();
