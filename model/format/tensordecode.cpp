@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 
 // Hot loops get an AVX2 clone next to the baseline one, picked at load time (no FMA in either,
@@ -737,7 +738,6 @@ void ElementDecoder::countPatterns(std::uint64_t first, std::uint64_t count,
                                    std::uint64_t *counts) const
 {
     const std::uint8_t *base = m_ctx.base;
-    const bool swap = m_view.byteSwap;
     if (m_patterns == 256) {
         // Four interleaved 32-bit tables: runs of equal bytes (bool, sparse int8) do not
         // serialise on one counter. Flushed every 2^30 elements, far below overflow.
@@ -770,6 +770,21 @@ void ElementDecoder::countPatterns(std::uint64_t first, std::uint64_t count,
         }
         return;
     }
+    countWords(first, count, counts);
+}
+
+void ElementDecoder::countPatterns(std::uint64_t first, std::uint64_t count, std::uint32_t *counts) const
+{
+    if (m_patterns != 65536)
+        throw std::logic_error("32-bit pattern counters are for 2-byte dtypes");
+    countWords(first, count, counts);
+}
+
+template <class Counter>
+void ElementDecoder::countWords(std::uint64_t first, std::uint64_t count, Counter *counts) const
+{
+    const std::uint8_t *base = m_ctx.base;
+    const bool swap = m_view.byteSwap;
     forEachRun(first, count, [&](const std::vector<std::int64_t> &, std::int64_t start,
                                  std::int64_t step, std::size_t n) {
         {
@@ -783,8 +798,20 @@ void ElementDecoder::countPatterns(std::uint64_t first, std::uint64_t count,
                 std::size_t i = 0;
                 for (; i + 32 <= n; i += 32) {
                     __builtin_prefetch(p + 2 * i + kPrefetchBytes);
-                    for (std::size_t j = i; j < i + 32; ++j)
-                        ++counts[loadRaw<std::uint16_t>(p + 2 * j)];
+                    if constexpr (std::endian::native == std::endian::little) {
+                        // Four patterns per 8-byte load (a third fewer instructions than one
+                        // load each: this loop is all of bfloat16/float16 statistics).
+                        for (std::size_t j = i; j < i + 32; j += 4) {
+                            const auto w = loadRaw<std::uint64_t>(p + 2 * j);
+                            ++counts[w & 0xFFFF];
+                            ++counts[(w >> 16) & 0xFFFF];
+                            ++counts[(w >> 32) & 0xFFFF];
+                            ++counts[w >> 48];
+                        }
+                    } else {
+                        for (std::size_t j = i; j < i + 32; ++j)
+                            ++counts[loadRaw<std::uint16_t>(p + 2 * j)];
+                    }
                 }
                 for (; i < n; ++i)
                     ++counts[loadRaw<std::uint16_t>(p + 2 * i)];

@@ -840,21 +840,52 @@ static TensorStats computeStatsOfView(const StridedView &view, const StatsOption
     // value with the same rule).
     const std::uint32_t patterns = decoder.patternCount();
     if (patterns == 256 || (patterns > 0 && n >= kPatternMinElements)) {
-        std::vector<std::vector<std::uint64_t>> tables(threads, std::vector<std::uint64_t>(patterns));
+        // 2-byte dtypes count into 32-bit tables (see countPatterns), moved into a worker's
+        // 64-bit one (made then) before 2^31 elements.
+        const bool narrow = patterns == 65536;
+        constexpr std::uint64_t kNarrowFlush = std::uint64_t(1) << 31;
+        std::vector<std::vector<std::uint64_t>> tables(threads);
+        std::vector<std::vector<std::uint32_t>> narrowTables(threads);
+        std::vector<std::uint64_t> narrowCounted(threads, 0);
+        for (unsigned w = 0; w < threads; ++w) {
+            if (narrow)
+                narrowTables[w].assign(patterns, 0u);
+            else
+                tables[w].assign(patterns, 0);
+        }
+        auto flushNarrow = [&](unsigned worker) {
+            std::vector<std::uint64_t> &wide = tables[worker];
+            wide.resize(patterns, 0);
+            std::vector<std::uint32_t> &t = narrowTables[worker];
+            for (std::uint32_t p = 0; p < patterns; ++p)
+                wide[p] += t[p];
+            std::fill(t.begin(), t.end(), 0u);
+            narrowCounted[worker] = 0;
+        };
         runner.run(chunks, threads, [&](std::uint64_t c, unsigned worker) {
             const std::uint64_t begin = c * chunk;
             const std::uint64_t end = std::min(n, begin + chunk);
             for (std::uint64_t b = begin; b < end; b += kStepElements) {
                 const std::uint64_t len = std::min(kStepElements, end - b);
-                decoder.countPatterns(b, len, tables[worker].data());
+                if (narrow) {
+                    if (narrowCounted[worker] + len > kNarrowFlush)
+                        flushNarrow(worker);
+                    decoder.countPatterns(b, len, narrowTables[worker].data());
+                    narrowCounted[worker] += len;
+                } else {
+                    decoder.countPatterns(b, len, tables[worker].data());
+                }
                 if (!runner.step(2 * len))
                     return;
             }
         });
-        std::vector<std::uint64_t> &table = tables[0];
-        for (unsigned w = 1; w < threads; ++w)
-            for (std::uint32_t p = 0; p < patterns; ++p)
+        std::vector<std::uint64_t> table(patterns, 0);
+        for (unsigned w = 0; w < threads; ++w) {
+            for (std::uint32_t p = 0; p < tables[w].size(); ++p)
                 table[p] += tables[w][p];
+            for (std::uint32_t p = 0; p < narrowTables[w].size(); ++p)
+                table[p] += narrowTables[w][p];
+        }
         std::vector<double> values(patterns);
         Partial all;
         for (std::uint32_t p = 0; p < patterns; ++p) {
