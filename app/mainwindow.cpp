@@ -563,7 +563,7 @@ void MainWindow::updateStatus()
     m_paramsLabel->setText(tr("%1 parameters").arg(shortCount(l.tree->uniqueElements())));
     m_paramsLabel->setToolTip(tr("%1 elements in all distinct tensors").arg(groupedCount(l.tree->uniqueElements())));
     m_bytesLabel->setText(humanBytes(l.tree->uniqueBytes()));
-    m_timeLabel->setText(l.elapsedMs < 1 ? tr("loaded in < 1 ms") : tr("loaded in %1 ms").arg(l.elapsedMs));
+    m_timeLabel->setText(tr("loaded in %1").arg(durationText(l.elapsedMs)));
 }
 
 void MainWindow::updateActions()

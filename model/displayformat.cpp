@@ -22,6 +22,16 @@ QString humanBytes(std::uint64_t bytes)
     return QString::number(v, 'f', decimals) + QLatin1Char(' ') + QLatin1String(units[unit]);
 }
 
+QString durationText(qint64 ms)
+{
+    if (ms < 1)
+        return QStringLiteral("< 1 ms");
+    if (ms < 1000)
+        return QString::number(ms) + QStringLiteral(" ms");
+    const double s = static_cast<double>(ms) / 1000.0;
+    return QString::number(s, 'f', s < 9.995 ? 2 : 1) + QStringLiteral(" s"); // 9.999 is "10.0 s"
+}
+
 QString groupedCount(std::uint64_t n)
 {
     QString digits = QString::number(n);

@@ -29,6 +29,8 @@ inline QString qs(std::string_view s)
 {
     return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size()));
 }
+/// A measured duration: "< 1 ms", "840 ms", "1.23 s", "12.3 s".
+QString durationText(qint64 ms);
 /// Elides the middle of `s` to at most `maxChars` characters.
 QString elideMiddle(const QString &s, int maxChars);
 

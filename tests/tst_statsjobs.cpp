@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointloadjob.h"
+#include "displayformat.h"
 #include "dtypemixmodel.h"
 #include "guitestutils.h"
 #include "modelroles.h"
@@ -198,6 +199,19 @@ private slots:
         QCOMPARE(r.generation, gen);
         QCOMPARE(r.request.tensors.front(), b.tensors.front());
         QVERIFY(!job.isRunning());
+    }
+
+    /// How the status bar, the summary and the statistics note give a measured time: never
+    /// "0 ms" (a load or a statistic of a few bytes takes less than a millisecond).
+    void durationText()
+    {
+        QCOMPARE(ckpt::durationText(0), QStringLiteral("< 1 ms"));
+        QCOMPARE(ckpt::durationText(1), QStringLiteral("1 ms"));
+        QCOMPARE(ckpt::durationText(999), QStringLiteral("999 ms"));
+        QCOMPARE(ckpt::durationText(1000), QStringLiteral("1.00 s"));
+        QCOMPARE(ckpt::durationText(1234), QStringLiteral("1.23 s"));
+        QCOMPARE(ckpt::durationText(9999), QStringLiteral("10.0 s"));
+        QCOMPARE(ckpt::durationText(12345), QStringLiteral("12.3 s"));
     }
 
     void statsTableModel()

@@ -152,7 +152,7 @@ void SummaryPanel::setTree(std::shared_ptr<const CheckpointTree> tree, qint64 lo
     html += row(tr("Python globals"), groupedCount(cp.globals.size()));
     html += row(tr("Tree nodes"), groupedCount(tree->nodeCount()) + (tree->truncated() ? tr(" (truncated)") : QString()));
     if (loadMs >= 0)
-        html += row(tr("Load time"), tr("%1 ms").arg(loadMs));
+        html += row(tr("Load time"), durationText(loadMs));
     html += QStringLiteral("</table>");
     m_facts->setText(html);
 

@@ -313,7 +313,7 @@ void TensorDetailsPanel::showResult(const StatsResult &result)
     }
     m_shownKey = keyOf(result.request);
     m_statsModel->setStats(result.stats);
-    QString note = tr("Computed in %1 ms.").arg(result.elapsedMs);
+    QString note = tr("Computed in %1.").arg(durationText(result.elapsedMs));
     const auto &info = result.request.data->tensors[static_cast<std::size_t>(result.request.tensors.front())];
     if (format::dtypeInfo(info.dtype).isComplex)
         note += tr(" Statistics of the magnitude.");
