@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "inspectreport.h"
 
+#include "parallelwork.h"
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -318,6 +320,7 @@ std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const
         StatsOptions options;
         options.bins = request.bins;
         options.threads = threads;
+        options.background = request.background;
         options.releasePages = true; // each tensor is read once here: keeps peak RSS at one tensor per thread
         options.progress = [&](std::uint64_t, std::uint64_t) { return !cancelled.load(); };
         try {
@@ -338,9 +341,14 @@ std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const
         };
         std::vector<std::thread> pool;
         const auto workers = static_cast<unsigned>(std::min<std::size_t>(cores, to - from));
-        for (unsigned w = 1; w < workers; ++w)
-            pool.emplace_back(work);
-        work();
+        for (unsigned w = request.background ? 0 : 1; w < workers; ++w)
+            pool.emplace_back([&] {
+                if (request.background)
+                    format::lowerThreadPriority();
+                work();
+            });
+        if (!request.background)
+            work();
         for (auto &t : pool)
             t.join();
     };

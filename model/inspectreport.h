@@ -24,6 +24,9 @@ struct StatsSelection
     std::vector<std::string> patterns; ///< exact paths or shell-style globs; empty = all
     int bins = 64;
     unsigned threads = 0;              ///< 0 = all cores
+    /// Workers at low priority (format::lowerThreadPriority), for jobs behind a window: the
+    /// calling thread only waits and keeps its own priority.
+    bool background = false;
     /// Tensors done of total; return false to cancel (then FormatError(Cancelled) is thrown).
     std::function<bool(std::size_t done, std::size_t total)> progress;
 };

@@ -33,6 +33,7 @@ QList<TensorSummary> TensorSummaryJob::compute(const format::CheckpointData &dat
 {
     StatsSelection request;
     request.bins = 1;
+    request.background = true; // behind the window: the UI thread comes first
     const auto stats = computeAllStats(data, tensors, request);
     QList<TensorSummary> out;
     out.reserve(static_cast<qsizetype>(tensors.size()));

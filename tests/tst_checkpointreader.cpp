@@ -14,6 +14,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <mutex>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 using namespace ckpt;
 
@@ -27,6 +31,39 @@ QString fixturePath(const QString &file)
             return p;
     }
     return {};
+}
+
+/// x_i = ((i * 7919 + t) mod 1000) - 499.5 for tensor t: exact in float32.
+float knownValue(std::uint64_t i, std::size_t t)
+{
+    return float(double((i * 7919 + t) % 1000) - 499.5);
+}
+
+/// A safetensors file of float32 tensors "t0", "t1", ... of these sizes, holding knownValue().
+bool writeSafetensors(const QString &path, const std::vector<std::uint64_t> &sizes)
+{
+    test::Json header = test::Json::object();
+    QByteArray payload;
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+        const auto from = static_cast<std::uint64_t>(payload.size());
+        QByteArray bytes(static_cast<qsizetype>(4 * sizes[t]), Qt::Uninitialized);
+        for (std::uint64_t i = 0; i < sizes[t]; ++i) {
+            const float x = knownValue(i, t);
+            std::memcpy(bytes.data() + 4 * i, &x, 4);
+        }
+        payload += bytes;
+        const std::string name = std::string("t").append(std::to_string(t));
+        header[name] = {{"dtype", "F32"}, {"shape", {sizes[t]}},
+                        {"data_offsets", {from, static_cast<std::uint64_t>(payload.size())}}};
+    }
+    const std::string h = header.dump();
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly))
+        return false;
+    const std::uint64_t len = h.size(); // little-endian host
+    return f.write(reinterpret_cast<const char *>(&len), 8) == 8
+           && f.write(h.data(), static_cast<qint64>(h.size())) == static_cast<qint64>(h.size())
+           && f.write(payload) == payload.size();
 }
 
 } // namespace
@@ -105,6 +142,7 @@ private Q_SLOTS:
             QCOMPARE(s.bytes.fileOffset % 64, 0u); // torch aligns records to 64 bytes
         }
     }
+
     // computeAllStats' plan: whole tensors one per thread where the threads stay evenly loaded,
     // all threads on one tensor where that ends sooner.
     void statsScheduleBalancesThreads()
@@ -145,32 +183,8 @@ private Q_SLOTS:
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const std::vector<std::uint64_t> sizes = {5 * (1u << 20) + 7, (1u << 20) + 1000, 5000, (1u << 20) + 1000, 17};
-        // x_i = ((i * 7919 + t) mod 1000) - 499.5 for tensor t: exact in float32.
-        auto value = [](std::uint64_t i, std::size_t t) { return float(double((i * 7919 + t) % 1000) - 499.5); };
-        test::Json header = test::Json::object();
-        QByteArray payload;
-        for (std::size_t t = 0; t < sizes.size(); ++t) {
-            const auto from = static_cast<std::uint64_t>(payload.size());
-            QByteArray bytes(static_cast<qsizetype>(4 * sizes[t]), Qt::Uninitialized);
-            for (std::uint64_t i = 0; i < sizes[t]; ++i) {
-                const float x = value(i, t);
-                std::memcpy(bytes.data() + 4 * i, &x, 4);
-            }
-            payload += bytes;
-            const std::string name = std::string("t").append(std::to_string(t));
-            header[name] = {{"dtype", "F32"}, {"shape", {sizes[t]}},
-                                               {"data_offsets", {from, static_cast<std::uint64_t>(payload.size())}}};
-        }
-        const std::string h = header.dump();
         const QString path = dir.filePath(QStringLiteral("schedule.safetensors"));
-        {
-            QFile f(path);
-            QVERIFY(f.open(QIODevice::WriteOnly));
-            const std::uint64_t len = h.size(); // little-endian host
-            f.write(reinterpret_cast<const char *>(&len), 8);
-            f.write(h.data(), static_cast<qint64>(h.size()));
-            f.write(payload);
-        }
+        QVERIFY(writeSafetensors(path, sizes));
         const auto data = format::readCheckpoint(path.toStdString());
         QVERIFY(data && data->ok());
 
@@ -190,7 +204,7 @@ private Q_SLOTS:
                 long double sum = 0;
                 double lo = INFINITY, hi = -INFINITY;
                 for (std::uint64_t i = 0; i < sizes[t]; ++i) {
-                    const double x = value(i, t);
+                    const double x = knownValue(i, t);
                     sum += x;
                     lo = std::min(lo, x);
                     hi = std::max(hi, x);
@@ -209,6 +223,38 @@ private Q_SLOTS:
             if (first.empty())
                 first = text;
             QVERIFY2(text == first, qPrintable(QStringLiteral("threads %1 differ").arg(threads)));
+        }
+    }
+
+    // StatsSelection::background: every worker runs at low priority, and the calling thread
+    // (a window's thread pool) keeps its own.
+    void statsBackgroundWorkersRunAtLowPriority()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("small.safetensors"));
+        QVERIFY(writeSafetensors(path, std::vector<std::uint64_t>(12, 3000)));
+        const auto data = format::readCheckpoint(path.toStdString());
+        QVERIFY(data && data->ok());
+        const auto nice = [] { return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())); };
+        const int callerNice = nice();
+        for (bool background : {false, true}) {
+            std::mutex m;
+            std::vector<int> seen;
+            StatsSelection request;
+            request.threads = 2;
+            request.background = background;
+            request.progress = [&](std::size_t, std::size_t) {
+                std::lock_guard lock(m);
+                seen.push_back(nice());
+                return true;
+            };
+            const Json stats = statsReport(*data, request);
+            QCOMPARE(stats["stats"].size(), 12u);
+            QCOMPARE(seen.size(), 12u); // one call per tensor, from the thread that computed it
+            for (int n : seen)
+                QVERIFY2(background ? n >= 10 : n == callerNice, qPrintable(QString::number(n)));
+            QCOMPARE(nice(), callerNice);
         }
     }
 };
