@@ -4,6 +4,7 @@
 
 #include "expectedcheck.h"
 #include "inspectreport.h"
+#include "safetensorswriter.h"
 
 #include <QDir>
 #include <QDirIterator>
@@ -40,30 +41,16 @@ float knownValue(std::uint64_t i, std::size_t t)
 }
 
 /// A safetensors file of float32 tensors "t0", "t1", ... of these sizes, holding knownValue().
-bool writeSafetensors(const QString &path, const std::vector<std::uint64_t> &sizes)
+bool writeKnownValues(const QString &path, const std::vector<std::uint64_t> &sizes)
 {
-    test::Json header = test::Json::object();
-    QByteArray payload;
+    test::NamedFloats tensors;
     for (std::size_t t = 0; t < sizes.size(); ++t) {
-        const auto from = static_cast<std::uint64_t>(payload.size());
-        QByteArray bytes(static_cast<qsizetype>(4 * sizes[t]), Qt::Uninitialized);
-        for (std::uint64_t i = 0; i < sizes[t]; ++i) {
-            const float x = knownValue(i, t);
-            std::memcpy(bytes.data() + 4 * i, &x, 4);
-        }
-        payload += bytes;
-        const std::string name = std::string("t").append(std::to_string(t));
-        header[name] = {{"dtype", "F32"}, {"shape", {sizes[t]}},
-                        {"data_offsets", {from, static_cast<std::uint64_t>(payload.size())}}};
+        std::vector<float> v(sizes[t]);
+        for (std::uint64_t i = 0; i < sizes[t]; ++i)
+            v[i] = knownValue(i, t);
+        tensors.emplace_back(std::string("t").append(std::to_string(t)), std::move(v));
     }
-    const std::string h = header.dump();
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly))
-        return false;
-    const std::uint64_t len = h.size(); // little-endian host
-    return f.write(reinterpret_cast<const char *>(&len), 8) == 8
-           && f.write(h.data(), static_cast<qint64>(h.size())) == static_cast<qint64>(h.size())
-           && f.write(payload) == payload.size();
+    return test::writeSafetensors(path, tensors);
 }
 
 } // namespace
@@ -184,7 +171,7 @@ private Q_SLOTS:
         QVERIFY(dir.isValid());
         const std::vector<std::uint64_t> sizes = {5 * (1u << 20) + 7, (1u << 20) + 1000, 5000, (1u << 20) + 1000, 17};
         const QString path = dir.filePath(QStringLiteral("schedule.safetensors"));
-        QVERIFY(writeSafetensors(path, sizes));
+        QVERIFY(writeKnownValues(path, sizes));
         const auto data = format::readCheckpoint(path.toStdString());
         QVERIFY(data && data->ok());
 
@@ -233,7 +220,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
         const QString path = dir.filePath(QStringLiteral("small.safetensors"));
-        QVERIFY(writeSafetensors(path, std::vector<std::uint64_t>(12, 3000)));
+        QVERIFY(writeKnownValues(path, std::vector<std::uint64_t>(12, 3000)));
         const auto data = format::readCheckpoint(path.toStdString());
         QVERIFY(data && data->ok());
         const auto nice = [] { return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())); };

@@ -7,6 +7,7 @@
 
 #include "diffengine.h"
 #include "expectedcheck.h"
+#include "safetensorswriter.h"
 
 #include "format/formaterror.h"
 #include "format/parallelwork.h"
@@ -130,29 +131,8 @@ int inspect(const QStringList &args, QByteArray *out, QByteArray *err = nullptr)
     return p.exitCode();
 }
 
-/// A safetensors file with one float32 tensor per name (the format is 8 bytes of header length,
-/// the JSON header, the data): for pairs far bigger than committed fixtures should be.
-void writeSafetensors(const QString &path, const std::vector<std::pair<std::string, std::vector<float>>> &tensors)
-{
-    Json header = Json::object();
-    std::uint64_t offset = 0;
-    for (const auto &[name, v] : tensors) {
-        header[name] = {{"dtype", "F32"}, {"shape", {v.size()}}, {"data_offsets", {offset, offset + 4 * v.size()}}};
-        offset += 4 * v.size();
-    }
-    std::string h = header.dump();
-    while ((8 + h.size()) % 8)
-        h += ' ';
-    QFile f(path);
-    QVERIFY(f.open(QIODevice::WriteOnly));
-    const std::uint64_t n = h.size();
-    f.write(reinterpret_cast<const char *>(&n), 8);
-    f.write(h.data(), static_cast<qint64>(h.size()));
-    for (const auto &t : tensors)
-        f.write(reinterpret_cast<const char *>(t.second.data()), static_cast<qint64>(4 * t.second.size()));
-}
-
-using Tensors = std::vector<std::pair<std::string, std::vector<float>>>;
+using test::writeSafetensors;
+using Tensors = test::NamedFloats;
 
 /// Two safetensors files, A and B, in a folder of their own, read back.
 struct FilePair
@@ -164,8 +144,9 @@ struct FilePair
 std::unique_ptr<FilePair> writePair(const Tensors &a, const Tensors &b)
 {
     auto pair = std::make_unique<FilePair>();
-    writeSafetensors(pair->dir.filePath(QStringLiteral("a.safetensors")), a);
-    writeSafetensors(pair->dir.filePath(QStringLiteral("b.safetensors")), b);
+    if (!writeSafetensors(pair->dir.filePath(QStringLiteral("a.safetensors")), a)
+        || !writeSafetensors(pair->dir.filePath(QStringLiteral("b.safetensors")), b))
+        qFatal("cannot write the safetensors pair in %s", qPrintable(pair->dir.path()));
     pair->a = read(pair->dir.filePath(QStringLiteral("a.safetensors")));
     pair->b = read(pair->dir.filePath(QStringLiteral("b.safetensors")));
     return pair;
@@ -451,9 +432,9 @@ private slots:
     void wrapperPrefixes()
     {
         QTemporaryDir dir;
-        writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")),
-                         {{"_orig_mod.module.l.weight", {1, 2}}, {"_orig_mod.module.l.bias", {3}}});
-        writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"l.weight", {1, 2}}, {"l.bias", {3}}});
+        QVERIFY(writeSafetensors(dir.filePath(QStringLiteral("a.safetensors")),
+                                 {{"_orig_mod.module.l.weight", {1, 2}}, {"_orig_mod.module.l.bias", {3}}}));
+        QVERIFY(writeSafetensors(dir.filePath(QStringLiteral("b.safetensors")), {{"l.weight", {1, 2}}, {"l.bias", {3}}}));
         const auto a = read(dir.filePath(QStringLiteral("a.safetensors")));
         const auto b = read(dir.filePath(QStringLiteral("b.safetensors")));
         const DiffResult raw = alignCheckpoints(*a, *b);
