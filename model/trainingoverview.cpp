@@ -277,7 +277,7 @@ void findRngStates(const format::CheckpointData &data, const Value *dict, const 
 {
     if (!dict || dict->kind != ValueKind::Dict || depth > 2)
         return;
-    forEachStrEntry(dict, [&](const std::string &text, const Value *v) {
+    forEachStrEntry(dict, [&](std::string_view text, const Value *v) {
         const QString key = qs(text);
         const QString p = joinPath(at, key);
         const QString kind = rngKind(data, v, key);
@@ -470,14 +470,14 @@ std::shared_ptr<const TrainingOverview> analyzeTraining(CheckpointPtr data)
     }
 
     // Arguments and hyper-parameters at the top (or one level down, as in Lightning files).
-    static const std::set<std::string> argKeys{"args", "hparams", "hyper_parameters", "config", "cfg",
+    static const std::set<std::string, std::less<>> argKeys{"args", "hparams", "hyper_parameters", "config", "cfg",
                                                "opt", "opts", "options", "hyperparameters", "params"};
     std::set<const Value *> seen;
     std::function<void(const Value *, const QString &, int)> findArgs = [&](const Value *dict, const QString &at,
                                                                              int depth) {
         if (!dict || dict->kind != ValueKind::Dict || depth > 1)
             return;
-        forEachStrEntry(dict, [&](const std::string &key, const Value *v) {
+        forEachStrEntry(dict, [&](std::string_view key, const Value *v) {
             const QString p = joinPath(at, qs(key));
             if (argKeys.count(key)) {
                 if (const Value *attrs = attributeDict(v); attrs && !attrs->items.empty()) {

@@ -124,7 +124,7 @@ std::vector<ModelParam> modelParams(const CheckpointData &data, const Value *dic
         const auto &info = data.tensors[static_cast<std::size_t>(t)];
         if (info.storage >= 0 && !seen.insert({info.storage, info.storageOffset, info.shape, info.stride}).second)
             continue; // tied weights: named_parameters() lists them once
-        out.push_back({dict->dictKey(i)->text, t, &info.shape});
+        out.push_back({std::string(dict->dictKey(i)->text), t, &info.shape});
     }
     return out;
 }

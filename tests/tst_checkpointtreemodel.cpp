@@ -31,7 +31,7 @@ std::shared_ptr<format::CheckpointData> handBuilt()
     auto &g = d->graph;
     auto str = [&](const char *s) {
         Value *v = g.make(ValueKind::Str);
-        v->text = s;
+        g.setText(v, s);
         return v;
     };
     auto tensor = [&](format::DType dt, std::vector<std::int64_t> shape) {

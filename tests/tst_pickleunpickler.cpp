@@ -149,7 +149,7 @@ ByteView view(const QByteArray &b)
     return {reinterpret_cast<const std::uint8_t *>(b.constData()), static_cast<std::uint64_t>(b.size())};
 }
 
-QString q(const std::string &s) { return QString::fromStdString(s); }
+QString q(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
 
 QByteArray readFile(const QString &path)
 {

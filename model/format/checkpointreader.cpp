@@ -85,7 +85,7 @@ std::string keyText(const Value *v)
     if (v->kind == ValueKind::Int)
         return std::to_string(v->integer);
     if (v->kind == ValueKind::Str || v->kind == ValueKind::Bytes)
-        return v->text;
+        return std::string(v->text);
     return pyRepr(v);
 }
 
@@ -243,8 +243,8 @@ private:
         std::string record; // reused for every lookup
         const ZipEntry *lastEntry = nullptr; // records are usually named in directory order
         auto resolverFor = [&](const std::string &folder) -> StorageResolver {
-            return [&, folder](const std::string &key, DType dtype, std::uint64_t numel,
-                               const std::string &location, std::uint64_t offset) -> int {
+            return [&, folder](std::string_view key, DType dtype, std::uint64_t numel,
+                               std::string_view location, std::uint64_t offset) -> int {
                 record.assign(relPrefix);
                 record += folder;
                 record += key;
@@ -259,13 +259,16 @@ private:
                 if (*slot >= 0) {
                     const StorageInfo &s = m_d.storages[static_cast<std::size_t>(*slot)];
                     if (s.dtype != dtype || s.numel != numel)
-                        m_d.warnings.push_back({"storage '" + key + "' is referenced with different types or sizes; "
-                                                "the first is used",
+                        m_d.warnings.push_back({"storage '" + std::string(key)
+                                                    + "' is referenced with different types or sizes; "
+                                                      "the first is used",
                                                 record, offset});
                     return *slot;
                 }
                 StorageInfo &s = m_d.storages.emplace_back(); // built in place
-                s.key = folder == "data/" ? key : folder + key;
+                if (folder != "data/")
+                    s.key = folder;
+                s.key += key;
                 s.dtype = dtype;
                 s.numel = numel;
                 s.location = location;
@@ -295,7 +298,7 @@ private:
                 Value *dict = m_d.graph.make(ValueKind::Dict);
                 for (std::size_t i = 0; i < tuple->items.size(); ++i) {
                     Value *key = m_d.graph.make(ValueKind::Str);
-                    key->text = "c" + std::to_string(i);
+                    m_d.graph.setText(key, "c" + std::to_string(i));
                     dict->items.push_back(key);
                     dict->items.push_back(tuple->items[i]);
                 }
@@ -381,8 +384,9 @@ private:
     {
         m_d.format = ContainerFormat::TorchLegacy;
         std::unordered_map<std::string, int> byKey;
-        const StorageResolver resolver = [&](const std::string &key, DType dtype, std::uint64_t numel,
-                                             const std::string &location, std::uint64_t offset) -> int {
+        const StorageResolver resolver = [&](std::string_view keyView, DType dtype, std::uint64_t numel,
+                                             std::string_view location, std::uint64_t offset) -> int {
+            const std::string key(keyView);
             if (auto it = byKey.find(key); it != byKey.end()) {
                 const StorageInfo &s = m_d.storages[static_cast<std::size_t>(it->second)];
                 if (s.dtype != dtype || s.numel != numel)
@@ -402,7 +406,7 @@ private:
             byKey.emplace(key, static_cast<int>(m_d.storages.size() - 1));
             return static_cast<int>(m_d.storages.size() - 1);
         };
-        const StorageResolver none = [](const std::string &, DType, std::uint64_t, const std::string &,
+        const StorageResolver none = [](std::string_view, DType, std::uint64_t, std::string_view,
                                         std::uint64_t) { return -1; };
         std::uint64_t pos = 0;
         Value *magic = loadPickle(m_file, pos, 0, "magic number", none, &pos);
@@ -487,7 +491,7 @@ private:
                               "the archive ends without this member (a legacy tar checkpoint needs 'storages', "
                               "'tensors' and 'pickle')",
                               !storages ? "storages" : !tensors ? "tensors" : "pickle", m_file.size);
-        const StorageResolver none = [](const std::string &, DType, std::uint64_t, const std::string &,
+        const StorageResolver none = [](std::string_view, DType, std::uint64_t, std::string_view,
                                         std::uint64_t) { return -1; };
         std::unordered_map<std::string, int> storageByKey;
         std::unordered_map<std::string, int> tensorByKey;
@@ -604,7 +608,8 @@ private:
                 m_d.tensors.push_back(std::move(t));
             }
         }
-        const PlainIdResolver plainId = [&](const std::string &id, Value *node) {
+        const PlainIdResolver plainId = [&](std::string_view idView, Value *node) {
+            const std::string id(idView);
             if (auto it = tensorByKey.find(id); it != tensorByKey.end()) {
                 node->kind = ValueKind::Tensor;
                 node->integer = it->second;
@@ -653,7 +658,7 @@ private:
             t.pickleOffset = 8;
             m_d.tensors.push_back(std::move(t));
             Value *key = m_d.graph.make(ValueKind::Str);
-            key->text = e.name;
+            m_d.graph.setText(key, e.name);
             Value *tensor = m_d.graph.make(ValueKind::Tensor);
             tensor->integer = static_cast<std::int64_t>(m_d.tensors.size() - 1);
             dict->items.push_back(key);
@@ -719,7 +724,7 @@ private:
                 continue;
             }
             Value *key = m_d.graph.make(ValueKind::Str);
-            key->text = name;
+            m_d.graph.setText(key, name);
             Value *tensor = m_d.graph.make(ValueKind::Tensor);
             tensor->integer = it->second;
             dict->items.push_back(key);
@@ -733,7 +738,7 @@ private:
     {
         m_d.format = ContainerFormat::Pickle;
         bool warned = false;
-        const StorageResolver resolver = [&](const std::string &, DType, std::uint64_t, const std::string &,
+        const StorageResolver resolver = [&](std::string_view, DType, std::uint64_t, std::string_view,
                                              std::uint64_t offset) -> int {
             if (!warned)
                 m_d.warnings.push_back({"storage references in a plain pickle have no data", "pickle", offset});

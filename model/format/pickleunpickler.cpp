@@ -517,6 +517,7 @@ struct PickleUnpickler::Impl
     std::unordered_map<std::uint64_t, Value *> sparse; ///< indices far beyond the dense part
     std::uint64_t memoCount = 0;                       ///< distinct memo entries (len(memo))
     std::unordered_map<const Value *, KeyIndex> keyIndexes;
+    std::string scratch; ///< text being decoded before it goes to the graph (setText())
 
     // --- errors ---------------------------------------------------------------------------------
 
@@ -708,14 +709,14 @@ struct PickleUnpickler::Impl
         if (n <= 8)
             return makeInt(signExtend(p, n));
         Value *v = make(ValueKind::BigInt);
-        v->text.assign(reinterpret_cast<const char *>(p), n);
+        graph.setText(v, std::string_view(reinterpret_cast<const char *>(p), n));
         return v;
     }
 
     Value *makeStr(std::string_view s)
     {
         Value *v = make(ValueKind::Str);
-        v->text.assign(s);
+        graph.setText(v, s);
         return v;
     }
 
@@ -1011,15 +1012,17 @@ struct PickleUnpickler::Impl
     Value *makeGlobal(std::string_view module, std::string_view nm)
     {
         Value *g = make(ValueKind::Global);
-        g->text.reserve(module.size() + nm.size() + 1);
-        g->text.assign(module);
-        g->text += '\n';
-        g->text.append(nm);
+        std::string &text = scratch;
+        text.reserve(module.size() + nm.size() + 1);
+        text.assign(module);
+        text += '\n';
+        text.append(nm);
         if (proto < 3)
-            mapPython2Name(g->text);
-        if (g->text.starts_with("torch.tensor\n"))
-            g->text.replace(0, 12, "torch._tensor");
-        auto [it, inserted] = self.m_globalIndex.try_emplace(g->text, self.m_globals.size());
+            mapPython2Name(text);
+        if (text.starts_with("torch.tensor\n"))
+            text.replace(0, 12, "torch._tensor");
+        graph.setText(g, text);
+        auto [it, inserted] = self.m_globalIndex.try_emplace(std::string(g->text), self.m_globals.size());
         if (inserted) {
             GlobalUse use;
             use.module = std::string(g->module());
@@ -1305,7 +1308,8 @@ struct PickleUnpickler::Impl
                     fail(Kind::Corrupt, "the STRING opcode argument must be quoted");
                 const std::string raw = decodeStringEscapes(line.substr(1, line.size() - 2));
                 Value *v = make(ValueKind::Str);
-                assignPython2String(v->text, raw);
+                assignPython2String(scratch, raw);
+                graph.setText(v, scratch);
                 push(v);
                 break;
             }
@@ -1314,14 +1318,17 @@ struct PickleUnpickler::Impl
                 const std::uint64_t n = op == BINSTRING ? readLength4Signed() : readU1();
                 const std::string_view b = readBytes(n);
                 Value *v = make(ValueKind::Str);
-                assignPython2String(v->text, b);
+                assignPython2String(scratch, b);
+                graph.setText(v, scratch);
                 push(v);
                 break;
             }
             case UNICODE: {
                 const std::string_view line = readLine();
                 Value *v = make(ValueKind::Str);
-                decodeRawUnicodeEscape(line, v->text);
+                scratch.clear();
+                decodeRawUnicodeEscape(line, scratch);
+                graph.setText(v, scratch);
                 push(v);
                 break;
             }
@@ -1341,7 +1348,7 @@ struct PickleUnpickler::Impl
                 const std::uint64_t n = op == SHORT_BINBYTES ? readU1() : op == BINBYTES ? readU4() : readU8();
                 const std::string_view b = readBytes(n);
                 Value *v = make(op == BYTEARRAY8 ? ValueKind::ByteArray : ValueKind::Bytes);
-                v->text.assign(b);
+                graph.setText(v, b);
                 push(v);
                 break;
             }

@@ -124,9 +124,14 @@ ValueGraph::ValueGraph(ValueGraph &&other) noexcept
     , m_itemsNext(std::exchange(other.m_itemsNext, nullptr))
     , m_itemsEnd(std::exchange(other.m_itemsEnd, nullptr))
     , m_itemBlockItems(std::exchange(other.m_itemBlockItems, 0))
+    , m_textBlocks(std::move(other.m_textBlocks))
+    , m_textNext(std::exchange(other.m_textNext, nullptr))
+    , m_textEnd(std::exchange(other.m_textEnd, nullptr))
+    , m_textBlockBytes(std::exchange(other.m_textBlockBytes, 0))
 {
     other.m_blocks.clear();
     other.m_itemBlocks.clear();
+    other.m_textBlocks.clear();
 }
 
 ValueGraph &ValueGraph::operator=(ValueGraph &&other) noexcept
@@ -147,6 +152,11 @@ ValueGraph &ValueGraph::operator=(ValueGraph &&other) noexcept
         m_itemsNext = std::exchange(other.m_itemsNext, nullptr);
         m_itemsEnd = std::exchange(other.m_itemsEnd, nullptr);
         m_itemBlockItems = std::exchange(other.m_itemBlockItems, 0);
+        m_textBlocks = std::move(other.m_textBlocks);
+        other.m_textBlocks.clear();
+        m_textNext = std::exchange(other.m_textNext, nullptr);
+        m_textEnd = std::exchange(other.m_textEnd, nullptr);
+        m_textBlockBytes = std::exchange(other.m_textBlockBytes, 0);
     }
     return *this;
 }
@@ -167,6 +177,11 @@ void ValueGraph::release() noexcept
     m_itemBlocks.clear();
     m_itemsNext = m_itemsEnd = nullptr;
     m_itemBlockItems = 0;
+    for (char *block : m_textBlocks)
+        ::operator delete(static_cast<void *>(block));
+    m_textBlocks.clear();
+    m_textNext = m_textEnd = nullptr;
+    m_textBlockBytes = 0;
 }
 
 void ValueGraph::addBlock()
@@ -200,6 +215,29 @@ Value **ValueGraph::allocItemsSlow(std::size_t n)
     m_itemsNext = block + n;
     m_itemsEnd = block + items;
     return block;
+}
+
+std::string_view ValueGraph::copyTextSlow(std::string_view s)
+{
+    constexpr std::size_t kFirst = 4096;
+    constexpr std::size_t kLargest = std::size_t(1) << 20;
+    m_textBlocks.reserve(m_textBlocks.size() + 1);
+    if (s.size() > kLargest / 4) { // a block of its own; the current one stays in use
+        auto *own = static_cast<char *>(::operator new(s.size()));
+        m_textBlocks.push_back(own);
+        std::memcpy(own, s.data(), s.size());
+        return {own, s.size()};
+    }
+    const std::size_t bytes
+        = std::max(s.size(), m_textBlockBytes == 0 ? kFirst : std::min(m_textBlockBytes * 2, kLargest));
+    auto *block = static_cast<char *>(::operator new(bytes));
+    m_textBlocks.push_back(block);
+    m_textBlockBytes = bytes;
+    if (!s.empty())
+        std::memcpy(block, s.data(), s.size());
+    m_textNext = block + s.size();
+    m_textEnd = block + bytes;
+    return {block, s.size()};
 }
 
 void ValueGraph::cacheInt(Value *v)

@@ -205,8 +205,9 @@ private:
 struct Value
 {
     // A graph holds up to millions of nodes, and their memory is most of the time it takes to
-    // read a checkpoint of many small tensors: the small fields share one 8-byte word, and
-    // the imaginary part of a Complex (the only kind with two numbers) shares `integer`.
+    // read a checkpoint of many small tensors (every fresh page costs a fault and a clear):
+    // the small fields share one 8-byte word, the numbers of the numeric kinds share one
+    // word, and a Complex's imaginary part takes the place of `text`, which it never has.
     static constexpr std::uint64_t kMaxOffset = (std::uint64_t(1) << 48) - 1;
     std::uint64_t offset : 48 = 0;              ///< byte offset (file) of the creating opcode
                                                 ///< (set with setOffset())
@@ -215,10 +216,15 @@ struct Value
     bool boolean : 1 = false;                   ///< Bool
     union {
         std::int64_t integer = 0;               ///< Int; Storage/Tensor: table index
+        double real;                            ///< Float; Complex real part
+    };
+    union {
+        /// Str/Bytes/ByteArray/BigInt/Global: the bytes, in memory the graph owns (set with
+        /// ValueGraph::setText(); a std::string here was 32 bytes per node and an allocation
+        /// per long name) or static text.
+        std::string_view text{};
         double imag;                            ///< Complex imaginary part
     };
-    double real = 0;                            ///< Float; Complex real part
-    std::string text;                           ///< Str/Bytes/ByteArray/BigInt/Global
     ValueList items;                            ///< Tuple/List/Set/FrozenSet; Dict: k,v pairs
     Value *cls = nullptr;                       ///< Object: callable/class; Dict: dict class
     Value *args = nullptr;                      ///< Object: argument tuple; PersistentId: the id
@@ -256,7 +262,7 @@ struct Value
     bool toDouble(double &out) const noexcept;
 };
 
-static_assert(sizeof(Value) <= 104, "Value grew: every byte is a megabyte in large checkpoints");
+static_assert(sizeof(Value) <= 80, "Value grew: every byte is a megabyte in large checkpoints");
 
 /// Owns every node of one parse. Addresses are stable (chunked storage), nodes are never freed
 /// individually. Not thread-safe while being built; immutable afterwards.
@@ -312,6 +318,20 @@ public:
         return v->extra;
     }
 
+    /// A copy of `s` in memory the graph owns (stable; freed with the graph).
+    std::string_view copyText(std::string_view s)
+    {
+        if (s.size() > static_cast<std::size_t>(m_textEnd - m_textNext)) [[unlikely]]
+            return copyTextSlow(s);
+        char *p = m_textNext;
+        if (!s.empty())
+            std::memcpy(p, s.data(), s.size());
+        m_textNext += s.size();
+        return {p, s.size()};
+    }
+    /// v->text = a copy of `s` (copyText()).
+    void setText(Value *v, std::string_view s) { v->text = copyText(s); }
+
     /// Memory for `n` item pointers, owned by the graph (for ValueList::adopt()): tuples get
     /// their items without an allocation each.
     Value **allocItems(std::size_t n)
@@ -327,6 +347,7 @@ private:
     void release() noexcept;
     void addBlock();
     Value **allocItemsSlow(std::size_t n);
+    std::string_view copyTextSlow(std::string_view s);
 
     // Nodes live in 2 MiB blocks (stable addresses, one allocation per ~14,000 nodes), each
     // node constructed when made. Blocks after the first are backed by transparent huge pages
@@ -351,6 +372,13 @@ private:
     Value **m_itemsNext = nullptr;
     Value **m_itemsEnd = nullptr;
     std::size_t m_itemBlockItems = 0; ///< size of the last regular block, in items
+
+    // Text bytes (Value::text): bump allocation like the item arrays, in blocks of 4 KiB to
+    // 1 MiB; a longer text gets a block of its own.
+    std::vector<char *> m_textBlocks;
+    char *m_textNext = nullptr;
+    char *m_textEnd = nullptr;
+    std::size_t m_textBlockBytes = 0; ///< size of the last regular block
 };
 
 /// Python's repr() of a value, as PRODUCT.md section 4 uses for non-str dict keys and as the

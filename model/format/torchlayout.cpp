@@ -199,12 +199,11 @@ private:
             return;
         }
         // The node texts are passed as they are (no copies: this runs once per tensor).
-        static const std::string kCpu = "cpu";
         std::string keyNumber;
         if (key->kind == ValueKind::Int)
             keyNumber = std::to_string(key->integer);
-        const std::string &keyText = key->kind == ValueKind::Int ? keyNumber : key->text;
-        const std::string &loc = isStr(location) ? location->text : kCpu;
+        const std::string_view keyText = key->kind == ValueKind::Int ? std::string_view(keyNumber) : key->text;
+        const std::string_view loc = isStr(location) ? location->text : std::string_view("cpu");
         const int index = m_resolve(keyText, *dtype, static_cast<std::uint64_t>(numel), loc, v->offset);
         if (index < 0)
             return;
@@ -217,8 +216,9 @@ private:
 
     /// Protocol 0 writes persistent ids with PERSID as the repr of the tuple:
     /// "('storage', <class 'torch.FloatStorage'>, '0', 'cpu', 2)".
-    void convertTextStorageId(Value *v, const std::string &text)
+    void convertTextStorageId(Value *v, std::string_view textView)
     {
+        const std::string text(textView);
         auto quoted = [&](std::size_t &pos, std::string &out) {
             const std::size_t a = text.find('\'', pos);
             if (a == std::string::npos)
@@ -261,10 +261,10 @@ private:
         v->integer = index;
     }
 
-    void convertTarId(Value *v, const std::string &id)
+    void convertTarId(Value *v, std::string_view id)
     {
         if (!m_plainId || !m_plainId(id, v))
-            warn("persistent id '" + id + "' names no tensor or storage in the archive", v->offset);
+            warn("persistent id '" + std::string(id) + "' names no tensor or storage in the archive", v->offset);
     }
 
     int storageOf(Value *v)
@@ -640,14 +640,17 @@ private:
             v->args = nullptr;
         } else if (name == "bytearray" || name == "bytes") {
             std::string bytes;
+            std::string_view text; // a text of the graph is shared (immutable), a conversion copied
             if (first && (first->kind == ValueKind::Bytes || first->kind == ValueKind::ByteArray))
-                bytes = first->text;
+                text = first->text;
             else if (first && first->kind == ValueKind::Str && !latin1Bytes(first->text, bytes))
                 return;
             else if (first && first->kind != ValueKind::Str)
                 return;
+            else if (first)
+                text = m_data.graph.copyText(bytes);
             v->kind = name == "bytes" ? ValueKind::Bytes : ValueKind::ByteArray;
-            v->text = std::move(bytes);
+            v->text = text;
             v->cls = nullptr;
             v->args = nullptr;
         }
@@ -660,7 +663,7 @@ private:
         if (!isStr(first) || !latin1Bytes(first->text, bytes))
             return;
         v->kind = ValueKind::Bytes;
-        v->text = std::move(bytes);
+        m_data.graph.setText(v, bytes);
         v->cls = nullptr;
         v->args = nullptr;
     }
@@ -709,7 +712,7 @@ void interpretGraph(CheckpointData &data, std::size_t firstNode, const StorageRe
 std::string pathKey(const Value *key)
 {
     if (key && key->kind == ValueKind::Str)
-        return key->text;
+        return std::string(key->text);
     return pyRepr(key, 4, 16);
 }
 
@@ -924,15 +927,18 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             return;
         }
         // The child's path key: a str key is used in place; other keys and indexes are built.
-        const std::string *key = &indexKey;
+        std::string_view key;
         if (top.source.dict) {
             const Value *k = container->dictKey(i);
-            if (k && k->kind == ValueKind::Str)
-                key = &k->text;
-            else
+            if (k && k->kind == ValueKind::Str) {
+                key = k->text;
+            } else {
                 indexKey = pathKey(k);
+                key = indexKey;
+            }
         } else {
             indexKey = std::to_string(i);
+            key = indexKey;
         }
         if (child->kind == ValueKind::Tensor) {
             pathKeys += keys.size() + 1;
@@ -945,7 +951,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             TensorPath path;
             path.keys.reserve(keys.size() + 1);
             path.keys.assign(keys.begin(), keys.end());
-            path.keys.push_back(*key);
+            path.keys.emplace_back(key);
             path.tensor = static_cast<int>(child->integer);
             data.paths.push_back(std::move(path));
             continue;
@@ -963,7 +969,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             depthWarned = true;
             continue;
         }
-        keys.push_back(*key);
+        keys.emplace_back(key);
         pushFrame(child, source); // `top` is invalid from here
     }
 }

@@ -5,14 +5,15 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace ckpt::format {
 
 /// Finds (or creates) the storage a persistent id names and returns its index in
 /// `data.storages`, or -1 when it cannot be resolved (then a warning/error has been recorded).
 /// Arguments: storage key, storage dtype, declared numel, location, pickle offset of the id.
-using StorageResolver = std::function<int(const std::string &key, DType dtype, std::uint64_t numel,
-                                          const std::string &location, std::uint64_t offset)>;
+using StorageResolver = std::function<int(std::string_view key, DType dtype, std::uint64_t numel,
+                                          std::string_view location, std::uint64_t offset)>;
 
 /// The interpretation pass (FORMAT.md 1.4-1.9, 6.3): rewrites, in place, the nodes of
 /// `data.graph` created from index `firstNode` on:
@@ -26,7 +27,7 @@ using StorageResolver = std::function<int(const std::string &key, DType dtype, s
 /// `pickleName` names the pickle in warnings.
 /// `plainId`, when set, resolves persistent ids that are plain strings (the tar format's
 /// object keys) by rewriting the node into a Tensor or Storage node; returns false if unknown.
-using PlainIdResolver = std::function<bool(const std::string &id, Value *node)>;
+using PlainIdResolver = std::function<bool(std::string_view id, Value *node)>;
 void interpretGraph(CheckpointData &data, std::size_t firstNode, const StorageResolver &resolve,
                     const std::string &pickleName, const PlainIdResolver &plainId = {});
 
