@@ -405,6 +405,7 @@ private slots:
     void reprDetails();
     void valueApi();
     void sharedReferences();
+    void sharedTuples();
     void cycles();
     void memoSparse();
     void duplicateKeys();
@@ -682,6 +683,54 @@ void TestPickleUnpickler::sharedReferences()
     QCOMPARE(ints->items[0]->integer, std::int64_t(7));
     QCOMPARE(load(g, k1(7) + "."), ints->items[0]);
     QVERIFY(load(g, k1(8) + ".") != ints->items[0]);
+}
+
+void TestPickleUnpickler::sharedTuples()
+{
+    // Tuples of up to 6 shared leaves (small ints, None, booleans) are shared by content, like
+    // the leaves; any other tuple is a node of its own.
+    ValueGraph g;
+    const QByteArray x = op(0x8c) + u1(1) + "x"; // SHORT_BINUNICODE 'x'
+    const QByteArray six = k1(1) + k1(2) + k1(3) + k1(4) + k1(5) + k1(6);
+    Value *t = load(g, "(" + ("(" + k1(1) + k1(2) + "t") + ("(" + k1(1) + k1(2) + "t")
+                           + (k1(1) + k1(2) + op(0x86)) + ("(" + k1(1) + k1(2) + k1(3) + "t")
+                           + ("(" + k1(2) + k1(1) + "t") + ("(" + k1(1) + x + "t") + ("(" + k1(1) + x + "t")
+                           + ("N" + op(0x88) + op(0x86)) + ("N" + op(0x88) + op(0x86))
+                           + ("(" + six + "t") + ("(" + six + "t")
+                           + ("(" + six + k1(7) + "t") + ("(" + six + k1(7) + "t") + "t.");
+    QCOMPARE(q(pyRepr(t)), QStringLiteral("((1, 2), (1, 2), (1, 2), (1, 2, 3), (2, 1), (1, 'x'), (1, 'x'), "
+                                          "(None, True), (None, True), (1, 2, 3, 4, 5, 6), (1, 2, 3, 4, 5, 6), "
+                                          "(1, 2, 3, 4, 5, 6, 7), (1, 2, 3, 4, 5, 6, 7))"));
+    QCOMPARE(t->items[1], t->items[0]);
+    QCOMPARE(t->items[2], t->items[0]); // TUPLE2 and MARK ... TUPLE make the same tuple
+    QCOMPARE(t->items[0]->offset, std::uint64_t(6)); // its first occurrence's TUPLE opcode
+    QVERIFY(t->items[3] != t->items[0]);
+    QVERIFY(t->items[4] != t->items[0]);
+    QVERIFY(t->items[6] != t->items[5]); // a str is not a shared leaf
+    QCOMPARE(t->items[8], t->items[7]);
+    QCOMPARE(t->items[10], t->items[9]);
+    QVERIFY(t->items[12] != t->items[11]); // longer than 6
+    QVERIFY(t != t->items[0]);
+    // across the loads of one graph, a shared tuple stays what it was
+    Value *again = load(g, "(" + k1(1) + k1(2) + "t.");
+    QCOMPARE(again->items.size(), std::size_t(2));
+    QCOMPARE(q(pyRepr(again)), QStringLiteral("(1, 2)"));
+    // BUILD onto a shared tuple changes nothing (only objects and dicts take a state)
+    Value *built = load(g, "(" + ("(" + k1(1) + k1(2) + "t" + k1(9) + "b") + ("(" + k1(1) + k1(2) + "t") + "t.");
+    QCOMPARE(built->items[0], built->items[1]);
+    QCOMPARE(built->items[0]->state, nullptr);
+    // APPEND onto one is an error, as for any tuple
+    QVERIFY(loadError("(" + k1(1) + k1(2) + "t" + k1(3) + "a."));
+
+    // a shared tuple costs the node budget what a new one would
+    UnpickleLimits l;
+    l.maxNodes = 8;
+    QByteArray five = "(";
+    for (int i = 0; i < 5; ++i)
+        five += "NN" + op(0x86);
+    QVERIFY(!loadError(five + "t.", l)); // None, 5 tuples and the outer one
+    const auto e = loadError(five + five.mid(1) + "t.", l);
+    QVERIFY(e && e->kind() == Kind::LimitExceeded);
 }
 
 void TestPickleUnpickler::cycles()

@@ -602,8 +602,9 @@ struct PickleUnpickler::Impl
 
     [[gnu::always_inline]] void chargeNode()
     {
-        // Shared int nodes count as the nodes they stand for: the budget is unchanged by sharing.
-        if (graph.size() + self.m_sharedInts >= limits.maxNodes) [[unlikely]]
+        // Shared int and tuple nodes count as the nodes they stand for: the budget is unchanged
+        // by sharing.
+        if (graph.size() + self.m_sharedNodes >= limits.maxNodes) [[unlikely]]
             failNodes();
     }
     [[gnu::always_inline]] Value *make(ValueKind kind)
@@ -669,12 +670,45 @@ struct PickleUnpickler::Impl
         return m;
     }
 
+    /// A tuple of up to kMaxSharedTuple shared leaves (ValueGraph::isSharedLeaf()) is itself
+    /// shared by content, like the leaves: a torch pickle writes a size and a stride tuple per
+    /// tensor, mostly the same few ((64, 3, 3, 3), (27, 9, 3, 1)), and they were two of the nine
+    /// nodes of each tensor. A tuple is immutable (no opcode changes one, the interpretation
+    /// pass only reads them), so only its identity and `offset` (that of its first occurrence)
+    /// tell the difference.
+    static constexpr std::size_t kMaxSharedTuple = 6;
+    Value **sharedTupleSlot(std::size_t from)
+    {
+        const std::size_t n = stack.size() - from;
+        if (n == 0 || n > kMaxSharedTuple)
+            return nullptr;
+        std::uint64_t h = n;
+        for (std::size_t i = from; i < stack.size(); ++i) {
+            if (!graph.isSharedLeaf(stack[i]))
+                return nullptr;
+            h = (h ^ static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(stack[i]))) * 0x9E3779B97F4A7C15ULL;
+        }
+        if (!self.m_tuples)
+            self.m_tuples = std::make_unique<Value *[]>(PickleUnpickler::kTupleCache);
+        return &self.m_tuples[(h >> 32) & (PickleUnpickler::kTupleCache - 1)];
+    }
+
     Value *makeTuple(std::size_t from)
     {
-        Value *t = make(ValueKind::Tuple);
         const std::size_t n = stack.size() - from;
         if (n > ValueList::kMaxItems) [[unlikely]]
             fail(Kind::LimitExceeded, name() + ": a tuple of more than " + std::to_string(ValueList::kMaxItems) + " items");
+        Value **slot = sharedTupleSlot(from);
+        if (slot && *slot && (*slot)->items.size() == n
+            && std::equal(stack.begin() + static_cast<std::ptrdiff_t>(from), stack.end(), (*slot)->items.begin())) {
+            chargeNode();
+            ++self.m_sharedNodes;
+            stack.resize(from);
+            return *slot;
+        }
+        Value *t = make(ValueKind::Tuple);
+        if (slot) // (direct-mapped: the newest tuple of a slot is the one shared)
+            *slot = t;
         if (n) { // items in the graph's memory: no allocation per tuple
             Value **items = graph.allocItems(n);
             std::copy(stack.begin() + static_cast<std::ptrdiff_t>(from), stack.end(), items);
@@ -690,7 +724,7 @@ struct PickleUnpickler::Impl
     {
         if (Value *shared = graph.cachedInt(i)) {
             chargeNode();
-            ++self.m_sharedInts;
+            ++self.m_sharedNodes;
             return shared;
         }
         Value *v = make(ValueKind::Int);

@@ -6,6 +6,7 @@
 #include "pyvalue.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -57,7 +58,11 @@ private:
     std::vector<GlobalUse> m_globals;
     std::unordered_map<std::string, std::size_t> m_globalIndex; ///< "module\nname" -> m_globals
     Value *m_emptyTuple = nullptr; ///< shared by every EMPTY_TUPLE (immutable)
-    std::uint64_t m_sharedInts = 0; ///< int values that reused a shared node (node budget)
+    /// Tuples of shared leaves (small ints, None, booleans) by content: a direct-mapped cache of
+    /// kTupleCache slots, made on first use (see Impl::makeTuple()).
+    static constexpr std::size_t kTupleCache = 4096;
+    std::unique_ptr<Value *[]> m_tuples;
+    std::uint64_t m_sharedNodes = 0; ///< values that reused a shared node (node budget)
     Value *m_partialRoot = nullptr;
     int m_protocol = 0;
 };

@@ -302,6 +302,13 @@ public:
         Value *v = m_ints[static_cast<std::uint64_t>(i) & (kIntCache - 1)];
         return v && v->integer == i ? v : nullptr;
     }
+    /// True for the shared None, True, False and cached Int nodes: leaves no opcode changes,
+    /// each standing for every occurrence of its value.
+    bool isSharedLeaf(const Value *v) const noexcept
+    {
+        return v && (v == m_none || v == m_true || v == m_false
+                     || (v->kind == ValueKind::Int && cachedInt(v->integer) == v));
+    }
     /// Makes the Int node of `i` the shared one for its value (a direct-mapped cache: it may
     /// displace another value, whose node simply stays unshared). Nodes handed out by
     /// cachedInt() must never be mutated.
