@@ -192,7 +192,8 @@ private:
 
     void readZip()
     {
-        ZipReader zip(m_file, m_d.file);
+        std::optional<ZipReader> directory(std::in_place, m_file, m_d.file); // reset() below
+        ZipReader &zip = *directory;
         m_d.archivePrefix = zip.prefix();
         report(0, m_file.size);
         const bool hasModelJson = zip.findRelative("model.json") != nullptr;
@@ -284,9 +285,16 @@ private:
         RecordBytes pkl = readPickleRecord(zip, *dataPkl);
         m_d.root = loadPickle(pkl.view, 0, pkl.fileOffset == FormatError::kNoOffset ? 0 : pkl.fileOffset,
                               dataPkl->name, dataResolver, nullptr, pkl.fileOffset == FormatError::kNoOffset);
-        collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
 
-        if (m_d.format == ContainerFormat::TorchScript && constants) {
+        if (m_d.format != ContainerFormat::TorchScript || !constants) {
+            // The directory is not needed any more: its memory (100 bytes per record, 10 MB for
+            // 100,000 tensors) goes back before the paths take about as much, which then reuse
+            // it instead of faulting in fresh pages.
+            std::vector<int>().swap(storageOfEntry);
+            directory.reset();
+            collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
+        } else {
+            collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
             const StorageResolver constResolver = resolverFor("constants/");
             RecordBytes cb = readPickleRecord(zip, *constants);
             Value *tuple = loadPickle(cb.view, 0, cb.fileOffset == FormatError::kNoOffset ? 0 : cb.fileOffset,
@@ -704,8 +712,10 @@ private:
                 for (int &c : t.components)
                     c += tensorBase;
                 if (t.quant && t.quant->scalesTensor >= 0) {
-                    t.quant->scalesTensor += tensorBase;
-                    t.quant->zeroPointsTensor += tensorBase;
+                    auto q = std::make_shared<QuantParams>(*t.quant);
+                    q->scalesTensor += tensorBase;
+                    q->zeroPointsTensor += tensorBase;
+                    t.quant = std::move(q);
                 }
                 m_d.tensors.push_back(std::move(t));
             }

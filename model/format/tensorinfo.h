@@ -5,6 +5,7 @@
 #include "dtype.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,18 +48,20 @@ struct StorageInfo
 /// One tensor as the file describes it. Offsets and strides are in elements.
 struct TensorInfo
 {
-    DType dtype = DType::Unknown;
     std::vector<std::int64_t> shape;
     std::vector<std::int64_t> stride;
     std::int64_t storageOffset = 0;
-    int storage = -1;             ///< index into the storage table; -1: no data (meta, wrapper)
     std::string device = "cpu";
+    DType dtype = DType::Unknown; // (the small fields together: no padding between them)
     bool requiresGrad = false;
     bool isParameter = false;     ///< reached through `_rebuild_parameter`
     Layout layout = Layout::Strided;
     bool conj = false;            ///< metadata flag: stored values must be conjugated
     bool neg = false;             ///< metadata flag: stored values must be negated
-    std::optional<QuantParams> quant;
+    int storage = -1;             ///< index into the storage table; -1: no data (meta, wrapper)
+    /// Quantized tensors only (shared: a copy of the info shares it; rarely set, and an
+    /// optional here was 72 bytes of every tensor).
+    std::shared_ptr<const QuantParams> quant;
     std::vector<int> components;  ///< sparse: indices/values (COO) or crow/col/values tensors
     std::string subclass;         ///< `_rebuild_from_type_v2` class ("__main__.MyT"), or ""
     std::string_view builder;     ///< the rebuild function ("_rebuild_tensor_v2", ...); static text

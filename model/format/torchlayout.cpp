@@ -477,7 +477,7 @@ private:
         } else {
             warn("quantization scheme '" + p.scheme + "' is not decoded", v->offset);
         }
-        t.quant = std::move(p);
+        t.quant = std::make_shared<const QuantParams>(std::move(p));
         t.requiresGrad = truthy(arg(v, 5));
         addTensor(v, std::move(t));
     }
