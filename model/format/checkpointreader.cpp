@@ -32,7 +32,7 @@ std::string_view formatName(ContainerFormat f) noexcept
 std::string TensorPath::path() const
 {
     std::size_t length = keys.empty() ? 0 : keys.size() - 1;
-    for (const std::string &k : keys)
+    for (std::string_view k : keys)
         length += k.size();
     std::string out;
     out.reserve(length);

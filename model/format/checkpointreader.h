@@ -48,7 +48,9 @@ struct ReadError
 /// several paths (tied weights, memo references).
 struct TensorPath
 {
-    std::vector<std::string> keys;
+    /// The keys, as views of text that the CheckpointData's graph owns (ValueGraph::copyText();
+    /// a str key is the key node's own text): valid as long as the CheckpointData.
+    std::vector<std::string_view> keys;
     int tensor = -1; ///< index into CheckpointData::tensors
     std::string path() const; ///< keys joined with '/'
 };

@@ -875,7 +875,12 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
 {
     if (!root)
         return;
-    std::vector<std::string> keys = prefix;
+    // Path keys are views of text the graph owns: a str key's own text, or a copy of a built
+    // key (an index, a non-str dict key) made when a path uses it (TensorPath::keys).
+    std::vector<std::string_view> keys;
+    keys.reserve(prefix.size());
+    for (const std::string &p : prefix)
+        keys.push_back(data.graph.copyText(p));
     if (root->kind == ValueKind::Tensor) {
         data.paths.push_back({keys, static_cast<int>(root->integer)});
         return;
@@ -928,10 +933,12 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
         }
         // The child's path key: a str key is used in place; other keys and indexes are built.
         std::string_view key;
+        bool built = true; // key is indexKey: copied into the graph when a path takes it
         if (top.source.dict) {
             const Value *k = container->dictKey(i);
             if (k && k->kind == ValueKind::Str) {
                 key = k->text;
+                built = false;
             } else {
                 indexKey = pathKey(k);
                 key = indexKey;
@@ -940,6 +947,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             indexKey = std::to_string(i);
             key = indexKey;
         }
+        auto stableKey = [&] { return built ? data.graph.copyText(indexKey) : key; };
         if (child->kind == ValueKind::Tensor) {
             pathKeys += keys.size() + 1;
             if (pathKeys > kMaxPathKeys) {
@@ -951,7 +959,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             TensorPath path;
             path.keys.reserve(keys.size() + 1);
             path.keys.assign(keys.begin(), keys.end());
-            path.keys.emplace_back(key);
+            path.keys.push_back(stableKey());
             path.tensor = static_cast<int>(child->integer);
             data.paths.push_back(std::move(path));
             continue;
@@ -969,7 +977,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             depthWarned = true;
             continue;
         }
-        keys.emplace_back(key);
+        keys.push_back(stableKey());
         pushFrame(child, source); // `top` is invalid from here
     }
 }
