@@ -272,8 +272,8 @@ private:
                 s.key += key;
                 s.dtype = dtype;
                 s.numel = numel;
-                s.location = location;
-                s.record = record;
+                s.location = location; // the location node's text, or static
+                s.record = m_d.graph.copyText(record);
                 s.byteSwap = byteSwap;
                 *slot = static_cast<int>(m_d.storages.size() - 1);
                 attachZipRecord(zip, entry, s);
@@ -354,14 +354,14 @@ private:
                 s.present = true; // zero-size storages may have no record
                 return;
             }
-            s.problem = "the archive has no record '" + s.record + "' for storage '" + s.key + "'";
-            fail(FormatError(Kind::Missing, s.problem, s.record));
+            s.problem = "the archive has no record '" + std::string(s.record) + "' for storage '" + s.key + "'";
+            fail(FormatError(Kind::Missing, s.problem, std::string(s.record)));
             return;
         }
         if (e->uncompressedSize < needed) {
-            s.problem = "record '" + s.record + "' holds " + std::to_string(e->uncompressedSize)
+            s.problem = "record '" + std::string(s.record) + "' holds " + std::to_string(e->uncompressedSize)
                         + " bytes, but its storage needs " + std::to_string(needed);
-            fail(FormatError(Kind::Truncated, s.problem, s.record, e->dataOffset));
+            fail(FormatError(Kind::Truncated, s.problem, std::string(s.record), e->dataOffset));
             return;
         }
         if (e->method != 0) {
@@ -376,7 +376,7 @@ private:
                 return;
             }
             if (!m_warnedDeflate) {
-                m_d.warnings.push_back({"tensor records are compressed; they were inflated into memory", s.record,
+                m_d.warnings.push_back({"tensor records are compressed; they were inflated into memory", std::string(s.record),
                                         e->localHeaderOffset});
                 m_warnedDeflate = true;
             }
@@ -408,7 +408,7 @@ private:
             s.dtype = dtype;
             s.numel = numel;
             s.location = location;
-            s.record = "storage " + key;
+            s.record = m_d.graph.copyText("storage " + key);
             s.problem = "the data of storage '" + key + "' was not reached";
             m_d.storages.push_back(std::move(s));
             byKey.emplace(key, static_cast<int>(m_d.storages.size() - 1));
@@ -473,13 +473,13 @@ private:
             }
             s.bytes.fileOffset = r.fileOffset();
             s.bytes.view = r.bytes(n);
-            s.record = "storage " + key;
+            s.record = m_d.graph.copyText("storage " + key);
             s.present = true;
             s.problem.clear();
         }
         for (StorageInfo &s : m_d.storages) {
             if (!s.present && s.numel > 0)
-                fail(FormatError(Kind::Missing, "storage '" + s.key + "' has no data in the file", s.record));
+                fail(FormatError(Kind::Missing, "storage '" + s.key + "' has no data in the file", std::string(s.record)));
             else if (!s.present)
                 s.present = true; // zero-size storages need no bytes
         }
@@ -526,7 +526,7 @@ private:
                 const std::uint64_t numel = r.u64();
                 StorageInfo s;
                 s.key = keyText(head->items[0]);
-                s.location = keyText(head->items[1]);
+                s.location = m_d.graph.copyText(keyText(head->items[1]));
                 s.dtype = *dtype;
                 s.numel = numel;
                 s.record = "storages";
@@ -652,7 +652,7 @@ private:
             if (elementSize(e.dtype) > 0)
                 s.numel /= elementSize(e.dtype);
             s.location = "cpu";
-            s.record = e.name;
+            s.record = m_d.graph.copyText(e.name);
             s.bytes.view = m_file.sub(header.dataStart + e.begin, e.end - e.begin);
             s.bytes.fileOffset = header.dataStart + e.begin;
             s.present = true;
@@ -703,10 +703,13 @@ private:
             for (StorageInfo s : sub->storages) {
                 s.fileIndex = fileIndex;
                 s.key = shard + ":" + s.key; // keys are per shard: "0" recurs in every .bin shard
-                s.record = shard + ": " + s.record;
+                // (texts of the shard's graph, which goes: copied into ours)
+                s.record = m_d.graph.copyText(shard + ": " + std::string(s.record));
+                s.location = m_d.graph.copyText(s.location);
                 m_d.storages.push_back(std::move(s));
             }
             for (TensorInfo t : sub->tensors) {
+                t.device = m_d.graph.copyText(t.device);
                 if (t.storage >= 0)
                     t.storage += storageBase;
                 for (int &c : t.components)

@@ -254,7 +254,8 @@ private:
             warn("text persistent id of an unknown form: " + text.substr(0, 80), v->offset);
             return;
         }
-        const int index = m_resolve(key, *dtype, static_cast<std::uint64_t>(numel), location, v->offset);
+        const int index = m_resolve(key, *dtype, static_cast<std::uint64_t>(numel),
+                                    m_data.graph.copyText(location), v->offset);
         if (index < 0)
             return;
         v->kind = ValueKind::Storage;

@@ -12,6 +12,7 @@ namespace ckpt::format {
 /// Finds (or creates) the storage a persistent id names and returns its index in
 /// `data.storages`, or -1 when it cannot be resolved (then a warning/error has been recorded).
 /// Arguments: storage key, storage dtype, declared numel, location, pickle offset of the id.
+/// `location` is text the graph owns or static text: a StorageInfo may keep the view.
 using StorageResolver = std::function<int(std::string_view key, DType dtype, std::uint64_t numel,
                                           std::string_view location, std::uint64_t offset)>;
 
