@@ -406,6 +406,7 @@ private slots:
     void valueApi();
     void sharedReferences();
     void sharedTuples();
+    void graphText();
     void cycles();
     void memoSparse();
     void duplicateKeys();
@@ -731,6 +732,46 @@ void TestPickleUnpickler::sharedTuples()
     QVERIFY(!loadError(five + "t.", l)); // None, 5 tuples and the outer one
     const auto e = loadError(five + five.mid(1) + "t.", l);
     QVERIFY(e && e->kind() == Kind::LimitExceeded);
+}
+
+void TestPickleUnpickler::graphText()
+{
+    // Texts live in blocks the graph owns: none overwrites another as blocks fill up (small
+    // texts share blocks, a text over 256 KiB gets its own), and they move with the graph.
+    ValueGraph g;
+    QVERIFY(g.copyText({}).empty());
+    std::vector<std::string> expected;
+    std::vector<Value *> nodes;
+    for (int i = 0; i < 20000; ++i) {
+        const std::size_t size = i % 1000 == 999 ? 300000 + i : static_cast<std::size_t>(i % 301);
+        std::string s(size, static_cast<char>('a' + i % 26));
+        if (!s.empty())
+            s.front() = static_cast<char>('0' + i % 10);
+        Value *v = g.make(ValueKind::Str);
+        g.setText(v, s);
+        expected.push_back(std::move(s));
+        nodes.push_back(v);
+    }
+    auto check = [&] {
+        for (std::size_t i = 0; i < nodes.size(); ++i)
+            if (nodes[i]->text != expected[i])
+                return false;
+        return true;
+    };
+    QVERIFY(check());
+    ValueGraph moved(std::move(g));
+    QCOMPARE(moved.size(), std::size_t(20000));
+    QVERIFY(check());
+    ValueGraph assigned;
+    g.setText(g.make(ValueKind::Str), "reuse after move");
+    assigned = std::move(moved);
+    QVERIFY(check());
+    // a Complex keeps both parts in the place of the text
+    Value *c = assigned.make(ValueKind::Complex);
+    c->real = 1.5;
+    c->imag = -0.25;
+    QCOMPARE(q(pyRepr(c)), QStringLiteral("(1.5-0.25j)"));
+    QVERIFY(sizeof(Value) <= 80);
 }
 
 void TestPickleUnpickler::cycles()
