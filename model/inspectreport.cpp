@@ -439,27 +439,63 @@ Json scanReport(const CheckpointData &data)
     Json j;
     j["file"] = data.file;
     j["format"] = formatName(data.format);
+    const SecurityScan *scan = data.security.get();
     Json globals = Json::array();
-    bool dangerous = false;
-    bool opaque = false;
     for (const GlobalUse &g : data.globals) {
         Json e;
         e["module"] = g.module;
         e["name"] = g.name;
         e["class"] = globalClassName(g.cls);
+        e["role"] = globalRoleName(g.role);
         e["count"] = g.count;
         e["record"] = g.record;
         e["offset"] = g.firstOffset;
+        e["torch_reads"] = g.torchReads;
+        if (!g.reason.empty())
+            e["reason"] = g.reason;
         globals.push_back(std::move(e));
-        dangerous = dangerous || g.cls == GlobalClass::Dangerous;
-        opaque = opaque || g.cls == GlobalClass::Opaque;
     }
     j["globals"] = std::move(globals);
-    j["dangerous"] = dangerous;
-    j["verdict"] = dangerous ? "dangerous" : opaque ? "opaque" : "safe";
-    j["summary"] = dangerous ? "torch.load would run code from this file (it references dangerous globals)"
-                   : opaque  ? "no dangerous globals; torch.load would import classes that are not part of torch"
-                             : "no dangerous globals";
+    const ScanVerdict verdict = data.scanVerdict();
+    j["dangerous"] = verdict == ScanVerdict::Dangerous;
+    j["verdict"] = scanVerdictName(verdict);
+    j["summary"] = scan ? scan->verdictReason : std::string("the file was not scanned");
+    j["weights_only"] = scan && scan->weightsOnlyAccepted ? "accepted" : "refused";
+    if (scan && !scan->weightsOnlyAccepted) {
+        Json stop;
+        stop["reason"] = scan->weightsOnlyReason;
+        stop["record"] = scan->weightsOnlyRecord;
+        stop["offset"] = scan->weightsOnlyOffset;
+        j["weights_only_stop"] = std::move(stop);
+    }
+    Json pickles = Json::array();
+    Json warnings = Json::array();
+    if (scan) {
+        j["container"] = scan->container;
+        for (const PickleScan &p : scan->pickles) {
+            Json e;
+            e["record"] = p.record;
+            e["offset"] = p.offset;
+            e["end"] = p.end;
+            e["protocol"] = p.protocol;
+            e["complete"] = p.complete;
+            e["torch_reads"] = p.torchReads;
+            if (p.error)
+                e["error"] = FormatError::describe(p.error->message(), p.error->record(), p.error->offset(),
+                                                   p.error->offsetInRecord());
+            Json findings = Json::array();
+            for (const ScanFinding &f : p.findings)
+                findings.push_back(Json{{"offset", f.offset}, {"text", f.text}});
+            e["findings"] = std::move(findings);
+            if (!p.weightsOnlyRefusal.empty())
+                e["weights_only_refusal"] = p.weightsOnlyRefusal;
+            pickles.push_back(std::move(e));
+        }
+        for (const std::string &w : scan->warnings)
+            warnings.push_back(w);
+    }
+    j["pickles"] = std::move(pickles);
+    j["warnings"] = std::move(warnings);
     if (data.error)
         j["error"] = errorJson(*data.error);
     return j;
@@ -622,11 +658,29 @@ std::string statsTable(const Json &report)
 
 std::string scanTable(const CheckpointData &data)
 {
-    std::vector<std::vector<std::string>> rows{{"CLASS", "COUNT", "GLOBAL"}};
+    std::vector<std::vector<std::string>> rows{{"CLASS", "USE", "COUNT", "GLOBAL"}};
     for (const GlobalUse &g : data.globals)
-        rows.push_back({std::string(globalClassName(g.cls)), std::to_string(g.count), g.module + "." + g.name});
-    std::string out = table(rows, {false, true, false});
-    out += "verdict: " + scanReport(data)["summary"].get<std::string>() + '\n';
+        rows.push_back({std::string(globalClassName(g.cls)), std::string(globalRoleName(g.role)), std::to_string(g.count),
+                        g.module + "." + g.name + (g.reason.empty() ? "" : "  (" + g.reason + ")")});
+    std::string out = table(rows, {false, false, true, false});
+    const SecurityScan *scan = data.security.get();
+    if (scan) {
+        for (const PickleScan &p : scan->pickles) {
+            out += "pickle " + p.record + (p.torchReads ? " (torch.load reads it)" : " (torch.load does not read it)");
+            if (p.error)
+                out += ": stops early: " + p.error->message();
+            out += '\n';
+            for (const ScanFinding &f : p.findings)
+                out += "  at byte " + std::to_string(f.offset) + ": " + f.text + '\n';
+        }
+        for (const std::string &w : scan->warnings)
+            out += "warning: " + w + '\n';
+    }
+    out += "verdict: " + std::string(scanVerdictName(data.scanVerdict())) + " - "
+           + (scan ? scan->verdictReason : std::string("the file was not scanned")) + '\n';
+    out += "torch.load default (weights_only=True): "
+           + (scan && scan->weightsOnlyAccepted ? std::string("accepts it")
+                                                : "refuses it: " + (scan ? scan->weightsOnlyReason : std::string())) + '\n';
     return out;
 }
 

@@ -55,28 +55,58 @@ void SecurityPanel::setCheckpoint(CheckpointPtr checkpoint)
     if (checkpoint)
         for (const auto &g : checkpoint->globals)
             opaque += g.cls == format::GlobalClass::Opaque;
-    m_heading->setText(tr("<b>Security</b> — %1 referenced by the pickle; nothing from the file is "
-                          "executed here.")
-                           .arg(countNoun(static_cast<std::uint64_t>(total), "global", "globals")));
-    const int dangerous = m_model->dangerousCount();
+    const format::SecurityScan *scan = checkpoint ? checkpoint->security.get() : nullptr;
+    int pickles = 0;
+    int notRead = 0;
+    if (scan)
+        for (const auto &p : scan->pickles) {
+            ++pickles;
+            notRead += !p.torchReads;
+        }
+    QString heading = tr("<b>Security</b> — %1 in %2; nothing from the file is executed here.")
+                          .arg(countNoun(static_cast<std::uint64_t>(total), "global", "globals"),
+                               countNoun(static_cast<std::uint64_t>(pickles), "pickle", "pickles"));
+    if (notRead > 0)
+        heading += tr(" %1 of them torch.load does not read (scanned all the same).")
+                       .arg(countNoun(static_cast<std::uint64_t>(notRead), "pickle", "pickles"));
+    // Today's default: torch.load(weights_only=True) since torch 2.6.
+    if (scan)
+        heading += QStringLiteral("<br>")
+                   + (scan->weightsOnlyAccepted
+                          ? tr("torch's default load (weights_only=True) accepts this file.")
+                          : tr("torch's default load (weights_only=True) refuses it: %1")
+                                .arg(QString::fromStdString(scan->weightsOnlyReason).toHtmlEscaped()));
+    m_heading->setText(heading);
     m_banner->clearButtons();
-    if (dangerous > 0) {
+    const format::ScanVerdict verdict = checkpoint ? checkpoint->scanVerdict() : format::ScanVerdict::Unknown;
+    if (verdict == format::ScanVerdict::Dangerous) {
         QStringList names = m_model->dangerousNames();
         if (names.size() > 6)
             names = names.mid(0, 6) << QStringLiteral("…");
+        QString what = names.isEmpty() ? QString() : tr("It calls %1. ").arg(names.join(QStringLiteral(", ")).toHtmlEscaped());
+        if (scan)
+            for (const auto &p : scan->pickles)
+                if (!p.findings.empty()) {
+                    what += QString::fromStdString(p.findings.front().text).toHtmlEscaped() + QStringLiteral(". ");
+                    break;
+                }
         m_banner->showMessage(MessageBar::Type::Error,
-                              tr("<b>Dangerous: this file would run code when loaded with torch.load.</b><br>"
-                                 "It references %1. Do not load it with torch.load (weights_only=False); "
-                                 "browsing it here is safe.")
-                                  .arg(names.join(QStringLiteral(", ")).toHtmlEscaped()));
+                              tr("<b>Dangerous: this file would run code when loaded with torch.load(weights_only=False).</b><br>"
+                                 "%1Do not load it that way; browsing it here is safe.")
+                                  .arg(what));
+    } else if (verdict == format::ScanVerdict::Unknown) {
+        m_banner->showMessage(MessageBar::Type::Warning,
+                              tr("<b>Verdict unknown:</b> %1. What could not be read may run code.")
+                                  .arg(QString::fromStdString(scan ? scan->verdictReason : std::string("the file was not scanned"))
+                                           .toHtmlEscaped()));
     } else if (opaque > 0) {
         m_banner->showMessage(MessageBar::Type::Warning,
                               tr("%1 outside torch's usual set: torch.load would import them "
-                                 "(shown here as opaque objects). No known code-running globals.")
+                                 "(shown here as opaque objects); none of them is called.")
                                   .arg(countNoun(static_cast<std::uint64_t>(opaque), "class", "classes")));
     } else if (checkpoint && !checkpoint->globals.empty()) {
         m_banner->showMessage(MessageBar::Type::Positive,
-                              tr("No dangerous globals: only tensor builders and plain value types."));
+                              tr("Safe: every pickle was read to its end; only tensor builders and plain value types."));
     } else if (checkpoint && (checkpoint->format == format::ContainerFormat::Safetensors
                               || checkpoint->format == format::ContainerFormat::Index)) {
         m_banner->showMessage(MessageBar::Type::Positive,

@@ -98,8 +98,10 @@ const char *const kUsage =
     "Commands:\n"
     "  ls FILE              list every tensor: path, dtype, shape, elements, bytes\n"
     "  stats FILE [PATH...] statistics and histograms (PATH: exact paths or shell globs)\n"
-    "  scan FILE            the Python globals the file references; exit status 1 if any\n"
-    "                       would run code under torch.load\n"
+    "  scan FILE            every pickle in the file, the Python globals they reference and\n"
+    "                       what loading does with them; verdict safe, dangerous (would run\n"
+    "                       code under torch.load(weights_only=False)) or unknown (not\n"
+    "                       scanned completely); whether torch's default load accepts it\n"
     "  optim FILE           optimizer state: per-parameter state mapped to parameter names\n"
     "  diff A B             compare two checkpoints by path: status (same, changed, added,\n"
     "                       removed, shape, dtype) and change metrics per tensor, plain\n"
@@ -114,8 +116,8 @@ const char *const kUsage =
     "  -h, --help           this help\n"
     "  -v, --version        the version\n"
     "\n"
-    "Exit status: 0 success, 1 scan found dangerous globals, 2 the file could not be read\n"
-    "(what could be read is still printed).\n";
+    "Exit status: 0 success, 1 scan's verdict is dangerous, 2 the file could not be read\n"
+    "(for scan: the verdict is unknown); what could be read is still printed.\n";
 
 void printJson(const ckpt::Json &j)
 {
@@ -433,8 +435,13 @@ int main(int argc, char **argv)
                 printJson(ckpt::scanReport(*data));
             else
                 std::cout << ckpt::scanTable(*data);
-            if (data->hasDangerousGlobals())
+            // Issue 16: the verdict decides (a dangerous finding wins over a read error; a file
+            // that could not be scanned completely is never "safe").
+            const auto verdict = data->scanVerdict();
+            if (verdict == ckpt::format::ScanVerdict::Dangerous)
                 status = kExitDangerous;
+            else if (verdict == ckpt::format::ScanVerdict::Unknown)
+                status = kExitUnreadable;
         }
     } catch (const std::exception &e) {
         std::cerr << "ckpt-inspect: " << file << ": " << e.what() << '\n';
@@ -442,7 +449,8 @@ int main(int argc, char **argv)
     }
     if (!data->ok()) {
         std::cerr << "ckpt-inspect: " << ckpt::errorLine(*data) << '\n';
-        status = kExitUnreadable;
+        if (command != "scan")
+            status = kExitUnreadable;
     } else {
         // Issue 6: a file truncated or rewritten while its tensors were read.
         for (const auto &f : data->files)

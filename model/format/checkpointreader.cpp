@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointreader.h"
 
+#include "picklescanner.h"
 #include "pickleunpickler.h"
 #include "safetensorsreader.h"
 #include "tarreader.h"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <new>
 #include <unordered_map>
 
@@ -46,9 +48,78 @@ std::string TensorPath::path() const
 
 bool CheckpointData::hasDangerousGlobals() const noexcept
 {
-    return std::any_of(globals.begin(), globals.end(),
-                       [](const GlobalUse &g) { return g.cls == GlobalClass::Dangerous; });
+    return scanVerdict() == ScanVerdict::Dangerous;
 }
+
+ScanVerdict CheckpointData::scanVerdict() const noexcept
+{
+    return security ? security->verdict : ScanVerdict::Unknown;
+}
+
+namespace {
+
+/// Runs the security scan over the file (and each shard of an index) and folds its verdicts
+/// into `data.globals`: a global the scanner calls dangerous is dangerous in every view, and
+/// globals of pickles the reader does not read (other .pkl members, pickles after STOP) are
+/// listed too.
+void attachSecurityScan(CheckpointData &data, std::shared_ptr<SecurityScan> scan)
+{
+    if (data.format == ContainerFormat::Index) {
+        scan->pickles.clear();
+        scan->container = "index";
+        scan->incomplete = false;
+        scan->weightsOnlyAccepted = true;
+        for (std::size_t i = 1; i < data.files.size(); ++i) {
+            const SecurityScan shard = scanCheckpointBytes(data.files[i]->bytes(), data.files[i]->path());
+            const std::string shardName = std::filesystem::path(data.files[i]->path()).filename().string();
+            for (PickleScan p : shard.pickles) {
+                p.record = shardName + ": " + p.record;
+                scan->pickles.push_back(std::move(p));
+            }
+            for (const std::string &w : shard.warnings)
+                scan->warnings.push_back(w);
+            scan->incomplete = scan->incomplete || shard.incomplete || shard.verdict == ScanVerdict::Unknown;
+            if (scan->weightsOnlyAccepted && !shard.weightsOnlyAccepted) {
+                scan->weightsOnlyAccepted = false;
+                scan->weightsOnlyReason = shard.weightsOnlyReason;
+                scan->weightsOnlyRecord = shardName + (shard.weightsOnlyRecord.empty() ? "" : ": " + shard.weightsOnlyRecord);
+                scan->weightsOnlyOffset = shard.weightsOnlyOffset;
+            }
+        }
+        if (data.files.size() > 1 && scan->pickles.empty())
+            scan->container = "safetensors";
+        decideVerdict(*scan);
+    }
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < data.globals.size(); ++i)
+        index.emplace(data.globals[i].module + '\n' + data.globals[i].name, i);
+    for (const PickleScan &p : scan->pickles)
+        for (const ScannedGlobal &g : p.globals) {
+            const auto [it, inserted] = index.try_emplace(g.module + '\n' + g.name, data.globals.size());
+            if (inserted) {
+                GlobalUse use;
+                use.module = g.module;
+                use.name = g.name;
+                use.count = g.count;
+                use.firstOffset = g.firstOffset;
+                use.record = p.record;
+                use.cls = classifyGlobal(g.module, g.name);
+                use.torchReads = p.torchReads;
+                data.globals.push_back(std::move(use));
+            }
+            GlobalUse &use = data.globals[it->second];
+            if (static_cast<int>(g.role) > static_cast<int>(use.role))
+                use.role = g.role;
+            if (g.dangerous) {
+                use.cls = GlobalClass::Dangerous;
+                if (use.reason.empty())
+                    use.reason = g.reason;
+            }
+        }
+    data.security = std::move(scan);
+}
+
+} // namespace
 
 namespace {
 
@@ -119,8 +190,12 @@ public:
             if (!allowIndex)
                 throw FormatError(Kind::Unsupported, "a shard index cannot be read from memory or name another index");
             readIndex(path);
-        } else if (file.size >= 2 && file.data[0] == 0x80 && file.data[1] <= 5)
+        } else if ((file.size >= 2 && file.data[0] == 0x80 && file.data[1] <= 5)
+                   || scanPickle(file, 0, 0, "pickle").complete) {
+            // protocol 2+ pickles start with PROTO; protocol 0/1 pickles have no header, and
+            // torch.load unpickles any non-zip file from byte 0: a stream that runs to STOP is one
             readPlainPickle();
+        }
         else if (file.size == 0)
             throw FormatError(Kind::Truncated, "the file is empty", {}, 0);
         else
@@ -821,7 +896,13 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path, co
         }
         data->files.push_back(mapped);
         Reader reader(*data, limits, progress);
+        // The security scan reads the same pickles again, on a second thread while the reader
+        // builds the graph (it adds no wait on two cores or more).
+        auto scan = std::async(std::launch::async, [bytes = mapped->bytes(), path] {
+            return std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, path));
+        });
         reader.readGuarded(mapped->bytes(), path, true);
+        attachSecurityScan(*data, scan.get());
         // Issue 6: a file truncated or rewritten while it was read gives meaningless results
         // (and whatever error they caused is not the file's fault): say so instead.
         for (const auto &f : data->files)
@@ -849,6 +930,7 @@ std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const 
         data->file = name;
         Reader reader(*data, limits, {});
         reader.readGuarded(bytes, name, false);
+        attachSecurityScan(*data, std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, name)));
     } catch (...) {
         if (!data)
             return nullptr;

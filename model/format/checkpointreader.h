@@ -5,6 +5,7 @@
 #include "globalclass.h"
 #include "mappedfile.h"
 #include "pyvalue.h"
+#include "securityscan.h"
 #include "tensordecode.h"
 #include "tensorinfo.h"
 
@@ -83,6 +84,9 @@ struct CheckpointData
     std::vector<StorageInfo> storages;
     std::vector<TensorPath> paths;        ///< tensors in walk order, at every path
     std::vector<GlobalUse> globals;       ///< every global referenced, by first occurrence
+    /// Every pickle of the file(s) scanned for code that loading would run (securityscan.h);
+    /// `globals` carries its per-global verdicts. Null only when reading ran out of memory.
+    std::shared_ptr<const SecurityScan> security;
     std::vector<ReadWarning> warnings;
     std::optional<ReadError> error;
     std::vector<std::pair<std::string, std::string>> metadata; ///< safetensors __metadata__, index metadata
@@ -91,7 +95,10 @@ struct CheckpointData
     std::string version;                  ///< zip `version` record / legacy protocol
 
     bool ok() const noexcept { return !error.has_value(); }
+    /// The security scan's verdict is "dangerous".
     bool hasDangerousGlobals() const noexcept;
+    /// The security scan's verdict ("unknown" without a scan).
+    ScanVerdict scanVerdict() const noexcept;
 };
 
 /// Opens `path`, sniffs its format (FORMAT.md section 0) and reads the container directory and

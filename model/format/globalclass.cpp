@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <vector>
 
 namespace ckpt::format {
 
@@ -225,7 +226,62 @@ bool isKnown(std::string_view module, std::string_view name) noexcept
     return false;
 }
 
+/// Attribute names that reach the interpreter from any object (`numpy.__builtins__`,
+/// `x.__class__.__subclasses__`, `f.__globals__`).
+constexpr std::string_view kDangerousAttributes[] = {
+    "__builtins__", "__builtin__", "__globals__", "__code__", "__subclasses__", "__getattribute__",
+    "__import__", "__loader__", "__spec__", "__class__", "__base__", "__bases__", "__mro__",
+    "__dict__", "__reduce__", "__reduce_ex__", "__self__", "__func__", "__closure__",
+};
+
 } // namespace
+
+bool globalIsDenyListed(std::string_view module, std::string_view name) noexcept
+{
+    module = python3Module(module);
+    if (isDangerous(module, name))
+        return true;
+    // A dotted name (protocol 4's attribute paths: `torch` + `os.system`, `__main__` +
+    // `os.system`, `builtins` + `eval.__call__`) is judged by what it reaches: its first
+    // segment in `module`, and every run of segments taken as a module path of its own (a module
+    // that imported `os` has it as an attribute). Dotted *module* names need no such walk:
+    // find_class imports them, and `torch.os` is no module.
+    std::vector<std::string_view> parts;
+    for (std::size_t start = 0;;) {
+        const std::size_t dot = name.find('.', start);
+        parts.push_back(name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+        if (dot == std::string_view::npos)
+            break;
+        start = dot + 1;
+    }
+    for (std::string_view part : parts)
+        if (oneOf(part, kDangerousAttributes))
+            return true;
+    if (parts.size() == 1)
+        return false;
+    if (isDangerous(module, parts[0]))
+        return true;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        for (std::size_t j = i + 1; j < parts.size(); ++j) {
+            const std::string_view head(parts[i].data(),
+                                        static_cast<std::size_t>(parts[j - 1].data() + parts[j - 1].size() - parts[i].data()));
+            if (isDangerous(python3Module(head), parts[j]) || isDangerous(head, ""))
+                return true;
+        }
+    }
+    return false;
+}
+
+std::string_view globalRoleName(GlobalRole role) noexcept
+{
+    switch (role) {
+    case GlobalRole::Referenced: return "referenced";
+    case GlobalRole::SetState: return "setstate";
+    case GlobalRole::Instantiated: return "instantiated";
+    case GlobalRole::Called: return "called";
+    }
+    return "referenced";
+}
 
 std::string_view globalClassName(GlobalClass c) noexcept
 {
