@@ -18,10 +18,14 @@ using namespace ckpt;
 
 int main(int argc, char *argv[])
 {
-    // --screenshot needs no display: fall back to the offscreen platform when there is none.
+    // --screenshot, --help and --version need no display: fall back to the offscreen platform
+    // when there is none (QApplication would abort before the parser runs).
     for (int i = 1; i < argc; ++i) {
-        if (std::strncmp(argv[i], "--screenshot", 12) == 0 && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")
-            && qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
+        const bool headless = std::strncmp(argv[i], "--screenshot", 12) == 0 || std::strcmp(argv[i], "--help") == 0
+                              || std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help-all") == 0
+                              || std::strcmp(argv[i], "--version") == 0 || std::strcmp(argv[i], "-v") == 0;
+        if (headless && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY")
+            && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
             qputenv("QT_QPA_PLATFORM", "offscreen");
     }
     QApplication app(argc, argv);
@@ -102,10 +106,10 @@ int main(int argc, char *argv[])
 
     CheckpointPanel *last = nullptr;
     for (const QString &file : parser.positionalArguments()) {
-        if (!QFileInfo::exists(file)) {
+        // A missing or unreadable file gets its tab too, showing why (issue 16): the reader
+        // names the file and the error.
+        if (!QFileInfo::exists(file))
             std::fprintf(stderr, "ckpt-browser: %s: no such file\n", qPrintable(file));
-            continue;
-        }
         last = window.openFile(file);
         if (shooting)
             last->setWatchingFile(false);

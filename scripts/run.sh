@@ -3,8 +3,9 @@
 # Arguments replace the sample: scripts/run.sh my.pth other.safetensors
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-CKPT_WITH_TORCH=0 "$root/scripts/setup.sh"
-"$root/scripts/build.sh"
+# Only what it runs (issue 16): no tests, fuzzers, benchmarks or torch.
+CKPT_FOR=run CKPT_WITH_TORCH=0 "$root/scripts/setup.sh"
+CKPT_TARGETS="ckpt-browser ckpt-inspect" "$root/scripts/build.sh"
 files=("$@")
 ((${#files[@]})) || files=("$root/resources/samples/sample_epoch1.pt")
 if [[ -x "$root/build/app/ckpt-browser" && ( -n "${DISPLAY:-}" || -n "${WAYLAND_DISPLAY:-}" || -n "${QT_QPA_PLATFORM:-}" ) ]]; then

@@ -9,10 +9,13 @@ packages=(
   libqcustomplot-dev nlohmann-json3-dev zlib1g-dev
   xvfb xauth
 )
-# Fuzzing (scripts/fuzz.sh, docs/FUZZING.md): Clang 14 with its libFuzzer and sanitizer runtimes.
-packages+=(clang-14 libclang-rt-14-dev)
-# Benchmarks (scripts/bench.sh, CKPT_BUILD_BENCH): Google Benchmark.
-packages+=(libbenchmark-dev)
+# CKPT_FOR=run (scripts/run.sh): only what building and running the app needs.
+if [[ "${CKPT_FOR:-all}" != run ]]; then
+  # Fuzzing (scripts/fuzz.sh, docs/FUZZING.md): Clang 14 with its libFuzzer and sanitizer runtimes.
+  packages+=(clang-14 libclang-rt-14-dev)
+  # Benchmarks (scripts/bench.sh, CKPT_BUILD_BENCH): Google Benchmark.
+  packages+=(libbenchmark-dev)
+fi
 # torch is used only by tests and benchmarks (expected values, the oracle); never at run time.
 if [[ "${CKPT_WITH_TORCH:-1}" == 1 ]]; then
   packages+=(python3 python3-torch python3-numpy)
