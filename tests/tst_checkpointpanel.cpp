@@ -18,6 +18,7 @@
 #include "tensorfilterproxymodel.h"
 
 #include <QAbstractItemModelTester>
+#include <QLabel>
 #include <QClipboard>
 #include <QDataStream>
 #include <QFile>
@@ -226,6 +227,33 @@ private slots:
             flagged = flagged || idx.data(Qt::ToolTipRole).toString().contains(QStringLiteral("run code"));
         });
         QVERIFY(flagged);
+    }
+
+    /// Issue 16: the panel shows the scan's verdict: a headerless protocol 0 pickle that calls an
+    /// unlisted function is dangerous; a benign file says what torch's default load does.
+    void securityVerdictAndDefaultLoad()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString evil = dir.filePath(QStringLiteral("proto0.pkl"));
+        {
+            QFile f(evil);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("csomepackage.tools\nrun_all\n(S'x'\ntR.");
+        }
+        CheckpointPanel panel;
+        QVERIFY(openAndWait(panel, evil));
+        MessageBar *banner = panel.summaryPanel()->security()->banner();
+        QCOMPARE(banner->type(), MessageBar::Type::Error);
+        QVERIFY2(banner->text().contains(QStringLiteral("somepackage.tools.run_all")), qPrintable(banner->text()));
+
+        CheckpointPanel benign;
+        QVERIFY(openAndWait(benign, test::fixturePath(QStringLiteral("training_ckpt.pt"))));
+        const QString heading = benign.summaryPanel()->security()->findChild<QLabel *>()->text();
+        // torch 2.13 refuses it at argparse.Namespace (tests/fixtures/security/weights_only_expected.json)
+        QVERIFY2(heading.contains(QStringLiteral("refuses it")) && heading.contains(QStringLiteral("argparse.Namespace")),
+                 qPrintable(heading));
+        QVERIFY(benign.summaryPanel()->security()->banner()->type() != MessageBar::Type::Error);
     }
 
     /// Small files are checked for NaN/±Inf/all-zero tensors right after opening; the marks and

@@ -111,6 +111,8 @@ void SecurityPanel::setCheckpoint(CheckpointPtr checkpoint)
                               || checkpoint->format == format::ContainerFormat::Index)) {
         m_banner->showMessage(MessageBar::Type::Positive,
                               tr("safetensors holds no pickle: nothing in this format can run code."));
+    } else if (checkpoint && checkpoint->error) {
+        m_banner->showMessage(MessageBar::Type::Warning, tr("The file could not be read: no verdict."));
     } else {
         m_banner->showMessage(MessageBar::Type::Info, tr("The file references no Python globals."));
     }

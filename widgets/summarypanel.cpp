@@ -168,8 +168,10 @@ void SummaryPanel::setTree(std::shared_ptr<const CheckpointTree> tree, qint64 lo
     }
     m_warningsLabel->setText(cp.warnings.empty() ? tr("<b>Warnings</b>: none")
                                                    : tr("<b>Warnings</b> (%1)").arg(cp.warnings.size()));
+    // One account of what was read (issue 16): after an error the file was not read to its end.
     if (lines.isEmpty())
-        lines << tr("Nothing was skipped: every value was read.");
+        lines << (cp.error ? tr("Reading stopped at the error above: what follows it in the file was not read.")
+                           : tr("Nothing was skipped: every value was read."));
     m_warnings->setPlainText(lines.join(QLatin1Char('\n')));
     m_security->setCheckpoint(tree->data());
 }
