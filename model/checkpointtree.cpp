@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace ckpt {
@@ -174,6 +175,9 @@ private:
             if (p.keys.empty() || p.tensor < 0
                 || static_cast<std::size_t>(p.tensor) >= m_data.tensors.size())
                 continue;
+            // Paths through shared containers the tree shows as references are not unreached.
+            if (m_tree.m_sharedCut && !m_tree.m_nodesByTensor[static_cast<std::size_t>(p.tensor)].empty())
+                continue;
             QStringList keys;
             for (const auto &k : p.keys)
                 keys << qs(k);
@@ -219,7 +223,9 @@ private:
             && v->kind != ValueKind::Storage;
     }
 
-    bool full() const { return m_tree.m_nodeCount >= m_limits.maxNodes; }
+    /// No more nodes: the node budget is spent, or a repeated expansion of a shared container
+    /// ran out of its budget (then only that expansion stops).
+    bool full() const { return m_tree.m_nodeCount >= m_limits.maxNodes || m_guard.abandonRepeat(); }
 
     TreeNode *newChild(TreeNode *parent, const QString &name)
     {
@@ -230,6 +236,7 @@ private:
         TreeNode *raw = node.get();
         parent->children.push_back(std::move(node));
         ++m_tree.m_nodeCount;
+        m_guard.charge(1);
         return raw;
     }
 
@@ -506,6 +513,10 @@ private:
 
     void markTruncated(TreeNode *node)
     {
+        if (m_tree.m_nodeCount < m_limits.maxNodes) {
+            m_tree.m_sharedCut = true; // a repeated shared expansion stopped, not the tree
+            return;
+        }
         if (!m_tree.m_truncated) {
             m_tree.m_truncated = true;
             addMore(node, QStringLiteral("… tree truncated (too many nodes)"));
@@ -621,12 +632,26 @@ private:
                 n->shapeText = QStringLiteral("(nested too deeply)");
                 break;
             }
+            const auto entered = m_guard.enter(v);
+            if (entered == format::SharedWalkGuard::Enter::Skip) {
+                // Shared through very many paths: shown once in full, here as a reference.
+                const auto first = m_firstNode.find(v);
+                n->shapeText = first != m_firstNode.end()
+                    ? QStringLiteral("(shared: the same object as %1)").arg(elideMiddle(first->second->path(), 80))
+                    : QStringLiteral("(shared)");
+                m_tree.m_sharedCut = true;
+                break;
+            }
+            if (entered == format::SharedWalkGuard::Enter::First)
+                m_firstNode.emplace(v, n);
             m_ancestors.insert(v);
             if (v->kind == ValueKind::Dict)
                 addDictChildren(n, v, depth + 1, childCtx);
             else
                 addChildren(n, v, depth + 1);
             m_ancestors.erase(v);
+            if (entered == format::SharedWalkGuard::Enter::Repeat)
+                m_guard.leaveRepeat();
             if (v->kind == ValueKind::Object && n->shapeText.isEmpty()) {
                 if (!n->children.empty())
                     n->shapeText = countText(n->children.size(), "attribute", "attributes");
@@ -699,6 +724,10 @@ private:
     const format::CheckpointData &m_data;
     CheckpointTree::Limits m_limits;
     std::unordered_set<const Value *> m_ancestors;
+    // Shared containers are expanded again at each path within a budget (the listing's rule,
+    // smaller: a tree node costs some 200 bytes); m_firstNode names where each was shown first.
+    format::SharedWalkGuard m_guard{200'000};
+    std::unordered_map<const Value *, const TreeNode *> m_firstNode;
 };
 
 std::shared_ptr<const CheckpointTree> CheckpointTree::build(CheckpointPtr data, const Limits &limits)

@@ -102,6 +102,9 @@ public:
     const TreeNode *root() const noexcept { return m_root.get(); }
     std::size_t nodeCount() const noexcept { return m_nodeCount; }
     bool truncated() const noexcept { return m_truncated; }
+    /// True when containers shared by very many paths are shown in full at their first paths
+    /// only (elsewhere as "(shared: the same object as ...)" rows).
+    bool sharedCut() const noexcept { return m_sharedCut; }
 
     /// Every node showing tensor `tensor` (tied weights and shared references appear twice).
     const std::vector<const TreeNode *> &nodesForTensor(int tensor) const;
@@ -121,6 +124,7 @@ private:
     std::unique_ptr<TreeNode> m_root;
     std::size_t m_nodeCount = 0;
     bool m_truncated = false;
+    bool m_sharedCut = false;
     std::vector<std::vector<const TreeNode *>> m_nodesByTensor;
     std::uint64_t m_uniqueElements = 0;
     std::uint64_t m_uniqueBytes = 0;

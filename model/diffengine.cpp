@@ -110,7 +110,8 @@ struct Leaf
 // Every tensor and plain value at every path, in walk order: the path rule of
 // collectTensorPaths() (format::pathChildren), so tensors come at the paths of
 // CheckpointData::paths, with the plain values in between.
-void collectLeaves(const Value *root, const std::vector<std::string> &prefix, std::vector<Leaf> &out)
+void collectLeaves(const Value *root, const std::vector<std::string> &prefix, std::vector<Leaf> &out,
+                   bool &sharedCut)
 {
     if (!root)
         return;
@@ -127,17 +128,25 @@ void collectLeaves(const Value *root, const std::vector<std::string> &prefix, st
         const Value *node;
         std::vector<std::pair<std::string, Value *>> children;
         std::size_t next = 0;
+        bool repeat = false;
     };
     std::vector<Frame> stack;
     std::unordered_set<const Value *> onPath;
+    // Shared containers are compared at their every path within a budget, as they are listed
+    // (collectTensorPaths), with a smaller budget: each leaf holds two copies of its keys, and
+    // both files are walked.
+    format::SharedWalkGuard guard(250'000);
+    guard.enter(root);
     std::vector<std::string> keys = prefix;
     stack.push_back({root, pathChildren(root)});
     onPath.insert(root);
     std::uint64_t visits = 0;
     while (!stack.empty()) {
         Frame &top = stack.back();
-        if (top.next >= top.children.size()) {
+        if (top.next >= top.children.size() || guard.abandonRepeat()) {
             onPath.erase(top.node);
+            if (top.repeat)
+                guard.leaveRepeat();
             stack.pop_back();
             if (keys.size() > prefix.size())
                 keys.pop_back();
@@ -148,10 +157,12 @@ void collectLeaves(const Value *root, const std::vector<std::string> &prefix, st
             continue;
         if (++visits > kMaxVisits)
             return;
+        guard.charge(1);
         switch (classify(child)) {
         case LeafKind::Tensor:
         case LeafKind::Plain: {
             const bool tensor = child->kind == ValueKind::Tensor;
+            guard.charge(keys.size() + 1);
             keys.push_back(key);
             out.push_back({keys, {}, tensor ? nullptr : child, tensor ? static_cast<int>(child->integer) : -1});
             keys.pop_back();
@@ -165,21 +176,25 @@ void collectLeaves(const Value *root, const std::vector<std::string> &prefix, st
             auto children = pathChildren(child);
             if (children.empty())
                 break;
+            const auto entered = guard.enter(child);
+            if (entered == format::SharedWalkGuard::Enter::Skip)
+                break;
             keys.push_back(key);
             onPath.insert(child);
-            stack.push_back({child, std::move(children)});
+            stack.push_back({child, std::move(children), 0, entered == format::SharedWalkGuard::Enter::Repeat});
             break;
         }
         }
     }
+    sharedCut = sharedCut || guard.spent();
 }
 
-std::vector<Leaf> collectLeaves(const CheckpointData &data)
+std::vector<Leaf> collectLeaves(const CheckpointData &data, bool &sharedCut)
 {
     std::vector<Leaf> out;
-    collectLeaves(data.root, {}, out);
+    collectLeaves(data.root, {}, out, sharedCut);
     for (const auto &[name, value] : data.extraRoots)
-        collectLeaves(value, {name}, out);
+        collectLeaves(value, {name}, out, sharedCut);
     for (Leaf &l : out)
         l.matchKeys = l.keys;
     return out;
@@ -795,8 +810,8 @@ bool needsMetrics(const DiffEntry &e) noexcept
 DiffResult alignCheckpoints(const CheckpointData &a, const CheckpointData &b, const DiffOptions &options)
 {
     DiffResult result;
-    std::vector<Leaf> la = collectLeaves(a);
-    std::vector<Leaf> lb = collectLeaves(b);
+    std::vector<Leaf> la = collectLeaves(a, result.sharedCutA);
+    std::vector<Leaf> lb = collectLeaves(b, result.sharedCutB);
 
     if (!options.stripPrefix.empty()) {
         bool anyA = false, anyB = false;

@@ -90,6 +90,9 @@ struct DiffResult
     /// row), also when options.detectPrefix is off and nothing was stripped for it (the CLI
     /// suggests --strip-prefix then). "" if none.
     std::string detectedA, detectedB;
+    /// True when a side holds containers shared by so many paths that only the first of those
+    /// paths are compared (format::SharedWalkGuard; a memo bomb).
+    bool sharedCutA = false, sharedCutB = false;
     DiffSummary summary() const;
 };
 

@@ -129,10 +129,12 @@ std::vector<ModelParam> modelParams(const CheckpointData &data, const Value *dic
     return out;
 }
 
+// `visited` holds every container walked so far, never erased: a value shared by many paths is
+// classified once, at its first path (a memo bomb of 2^64 paths costs 64 steps, issue 16).
 void walk(const Value *v, std::vector<std::string> &keys, std::vector<TrainingItem> &out,
-          std::unordered_set<const Value *> &onPath, const CheckpointData &data)
+          std::unordered_set<const Value *> &visited, const CheckpointData &data)
 {
-    if (!v || keys.size() > 200 || !onPath.insert(v).second)
+    if (!v || keys.size() > 200 || !visited.insert(v).second)
         return;
     auto add = [&](TrainingKind kind) {
         TrainingItem item;
@@ -167,25 +169,24 @@ void walk(const Value *v, std::vector<std::string> &keys, std::vector<TrainingIt
                 item.value = child;
                 out.push_back(std::move(item));
             } else {
-                walk(child, keys, out, onPath, data);
+                walk(child, keys, out, visited, data);
             }
             keys.pop_back();
         }
     } else if (v->kind == ValueKind::List || v->kind == ValueKind::Tuple) {
         for (std::size_t i = 0; i < v->items.size(); ++i) {
             keys.push_back(std::to_string(i));
-            walk(v->items[i], keys, out, onPath, data);
+            walk(v->items[i], keys, out, visited, data);
             keys.pop_back();
         }
     } else if (v->kind == ValueKind::Object && v->state && v->state->kind == ValueKind::Dict) {
         // Attributes by name (no extra level for the state dict itself).
         for (std::size_t i = 0; i < v->state->dictSize(); ++i) {
             keys.push_back(format::pathKey(v->state->dictKey(i)));
-            walk(v->state->dictValue(i), keys, out, onPath, data);
+            walk(v->state->dictValue(i), keys, out, visited, data);
             keys.pop_back();
         }
     }
-    onPath.erase(v);
 }
 
 std::string joinKeys(const std::vector<std::string> &keys)
@@ -353,10 +354,18 @@ private:
     bool m_aborted = false;
 };
 
-Json valueJson(const Value *v, int depth = 0)
+// A plain value as JSON, at most kValueJsonBudget values in all: a shared value is written at
+// each place it occurs, so nested sharing (each level holding the one below twice) would
+// otherwise grow as 2^depth. What is cut becomes the string "...".
+constexpr std::size_t kValueJsonBudget = 10'000;
+
+Json valueJson(const Value *v, std::size_t &budget, int depth = 0)
 {
     if (!v || depth > 20)
         return nullptr;
+    if (budget == 0)
+        return "...";
+    --budget;
     switch (v->kind) {
     case ValueKind::None: return nullptr;
     case ValueKind::Bool: return v->boolean;
@@ -367,17 +376,23 @@ Json valueJson(const Value *v, int depth = 0)
     case ValueKind::List: {
         Json a = Json::array();
         for (const Value *x : v->items)
-            a.push_back(valueJson(x, depth + 1));
+            a.push_back(valueJson(x, budget, depth + 1));
         return a;
     }
     case ValueKind::Dict: {
         Json o = Json::object();
         for (std::size_t i = 0; i < v->dictSize(); ++i)
-            o[format::pathKey(v->dictKey(i))] = valueJson(v->dictValue(i), depth + 1);
+            o[format::pathKey(v->dictKey(i))] = valueJson(v->dictValue(i), budget, depth + 1);
         return o;
     }
     default: return format::pyRepr(v);
     }
+}
+
+Json valueJson(const Value *v)
+{
+    std::size_t budget = kValueJsonBudget;
+    return valueJson(v, budget);
 }
 
 Json shapeJson(const std::vector<std::int64_t> &shape)
@@ -422,11 +437,11 @@ std::vector<TrainingItem> findTrainingState(const CheckpointData &data)
 {
     std::vector<TrainingItem> out;
     std::vector<std::string> keys;
-    std::unordered_set<const Value *> onPath;
-    walk(data.root, keys, out, onPath, data);
+    std::unordered_set<const Value *> visited;
+    walk(data.root, keys, out, visited, data);
     for (const auto &[prefix, value] : data.extraRoots) {
         keys = {prefix};
-        walk(value, keys, out, onPath, data);
+        walk(value, keys, out, visited, data);
     }
     return out;
 }

@@ -1,6 +1,7 @@
 # Hardening tests (issue 6): bounded resources on hostile inputs, files that change while they
 # are open, and never writing to what is opened.
 ckpt_add_test(limits LIBS ckpt_format ZLIB::ZLIB)
+ckpt_add_test(walks LIBS ckpt_model nlohmann_json::nlohmann_json)
 ckpt_add_test(filechange LIBS ckpt_model nlohmann_json::nlohmann_json)
 add_dependencies(tst_filechange ckpt-inspect)
 ckpt_add_test(readonly LIBS ckpt_model)

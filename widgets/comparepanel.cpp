@@ -443,6 +443,11 @@ void ComparePanel::onAligned(std::shared_ptr<const DiffResult> result)
     else
         m_prefixInfo->setText(tr("stripped %1 from A, %2 from B").arg(prefixText(result->strippedA),
                                                                       prefixText(result->strippedB)));
+    if (result->sharedCutA || result->sharedCutB)
+        m_prefixInfo->setText(m_prefixInfo->text() + tr("; %1 holds values shared by very many paths: only the first "
+                                                         "of those paths are compared")
+                                                          .arg(result->sharedCutA && result->sharedCutB ? tr("each file")
+                                                               : result->sharedCutA ? tr("A") : tr("B")));
     // Small comparisons open with their modules visible; big ones with the top level only.
     m_tree->expandToDepth(result->entries.size() < 200 ? 1 : 0);
     updateSummary();

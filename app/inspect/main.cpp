@@ -313,6 +313,10 @@ int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsig
                     std::cerr << "ckpt-inspect: note: the state-dict keys of " << file << " start with '" << prefix
                               << "'; --strip-prefix " << prefix << " matches them with the other file's\n";
         }
+        for (const auto &[file, cut] : {std::pair{fileA, result.sharedCutA}, std::pair{fileB, result.sharedCutB}})
+            if (cut)
+                std::cerr << "ckpt-inspect: note: " << file
+                          << " holds containers shared by very many paths; only the first of those paths are compared\n";
         const ckpt::Json report = ckpt::diffReport(*a, *b, result);
         if (json)
             printJson(report);

@@ -863,6 +863,7 @@ struct PathFrame
     ChildSource source;
     std::size_t part = 0;
     std::size_t next = 0;
+    bool repeat = false; // a shared container listed again (SharedWalkGuard)
 };
 
 /// Nodes on the current walk path: the first kShallow frames are scanned (typical checkpoints
@@ -897,12 +898,14 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
                 return true;
         return stack.size() > kShallow && deepOnPath.count(v) > 0;
     };
-    auto pushFrame = [&](Value *v, const ChildSource &source) {
+    auto pushFrame = [&](Value *v, const ChildSource &source, bool repeat) {
         if (stack.size() >= kShallow)
             deepOnPath.insert(v);
-        stack.push_back({v, source});
+        stack.push_back({v, source, 0, 0, repeat});
     };
-    pushFrame(root, childSource(root));
+    SharedWalkGuard guard;
+    guard.enter(root);
+    pushFrame(root, childSource(root), false);
     std::uint64_t visits = 0;
     std::uint64_t pathKeys = 0;
     bool depthWarned = false;
@@ -913,9 +916,11 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             ++top.part;
             top.next = 0;
         }
-        if (top.part >= 2) {
+        if (top.part >= 2 || guard.abandonRepeat()) {
             if (stack.size() > kShallow)
                 deepOnPath.erase(top.node);
+            if (top.repeat)
+                guard.leaveRepeat();
             stack.pop_back();
             if (!keys.empty() && keys.size() > prefix.size())
                 keys.pop_back();
@@ -926,6 +931,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
         Value *child = top.source.dict ? container->dictValue(i) : container->items[i];
         if (!child)
             continue;
+        guard.charge(1);
         if (++visits > kMaxWalkVisits) {
             data.warnings.push_back({"the listing stopped after " + std::to_string(kMaxWalkVisits)
                                          + " values (the same objects are reachable through very many paths)",
@@ -950,6 +956,7 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
         }
         auto stableKey = [&] { return built ? data.graph.copyText(indexKey) : key; };
         if (child->kind == ValueKind::Tensor) {
+            guard.charge(keys.size() + 1);
             pathKeys += keys.size() + 1;
             if (pathKeys > kMaxPathKeys) {
                 data.warnings.push_back({"the listing stopped after " + std::to_string(data.paths.size())
@@ -978,9 +985,17 @@ void collectTensorPaths(CheckpointData &data, Value *root, const std::vector<std
             depthWarned = true;
             continue;
         }
+        const SharedWalkGuard::Enter entered = guard.enter(child);
+        if (entered == SharedWalkGuard::Enter::Skip)
+            continue;
         keys.push_back(stableKey());
-        pushFrame(child, source); // `top` is invalid from here
+        pushFrame(child, source, entered == SharedWalkGuard::Enter::Repeat); // `top` is invalid from here
     }
+    if (guard.spent())
+        data.warnings.push_back({"containers shared by very many paths are listed again only within a budget: every tensor "
+                                     "is listed, but at least " + std::to_string(guard.skipped() + 1)
+                                     + " further paths through shared containers are not",
+                                 {}, FormatError::kNoOffset});
 }
 
 } // namespace ckpt::format
