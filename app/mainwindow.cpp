@@ -56,7 +56,7 @@ MainWindow::MainWindow(QWidget *parent)
     , m_formatLabel(statusField(this, tr("Container format")))
     , m_tensorsLabel(statusField(this, tr("Distinct tensors in the file")))
     , m_paramsLabel(statusField(this, tr("Total elements of all distinct tensors")))
-    , m_bytesLabel(statusField(this, tr("Total bytes of all distinct tensors")))
+    , m_bytesLabel(statusField(this, tr("Bytes of all distinct storages: the tensor data the file holds")))
     , m_timeLabel(statusField(this, tr("Time to read the container and the pickle")))
 {
     setWindowTitle(tr("Checkpoint Browser"));
@@ -559,10 +559,27 @@ void MainWindow::updateStatus()
     const auto &l = p->loaded();
     const auto &cp = *l.data;
     m_formatLabel->setText(qs(format::formatName(cp.format)) + (cp.error ? tr(" (incomplete)") : QString()));
-    m_tensorsLabel->setText(tr("%1 tensors").arg(groupedCount(cp.tensors.size())));
-    m_paramsLabel->setText(tr("%1 parameters").arg(shortCount(l.tree->uniqueElements())));
-    m_paramsLabel->setToolTip(tr("%1 elements in all distinct tensors").arg(groupedCount(l.tree->uniqueElements())));
-    m_bytesLabel->setText(humanBytes(l.tree->uniqueBytes()));
+    const CheckpointTotals &t = l.tree->totals();
+    m_tensorsLabel->setText(t.tensors == 1 ? tr("1 tensor") : tr("%1 tensors").arg(groupedCount(t.tensors)));
+    m_tensorsLabel->setToolTip(tr("%1 distinct tensors at %2 paths, in %3 storages")
+                                   .arg(groupedCount(t.tensors), groupedCount(t.paths), groupedCount(t.storages)));
+    if (t.hasModel) {
+        // The model's parameters, as model.parameters() counts them: buffers and optimizer
+        // state are not parameters (issue 16).
+        m_paramsLabel->setText(tr("%1 parameters").arg(shortCount(t.parameters.elements)));
+        m_paramsLabel->setToolTip(
+            tr("Model %1: %2 parameters in %3 tensors; buffers: %4 elements in %5 tensors; "
+               "other tensors (optimizer state, ...): %6 elements in %7")
+                .arg(t.modelPath.empty() ? tr("(the root)") : qs(t.modelPath), groupedCount(t.parameters.elements),
+                     groupedCount(t.parameters.tensors), groupedCount(t.buffers.elements),
+                     groupedCount(t.buffers.tensors), groupedCount(t.other.elements), groupedCount(t.other.tensors)));
+    } else {
+        m_paramsLabel->setText(tr("%1 elements").arg(shortCount(t.elements)));
+        m_paramsLabel->setToolTip(tr("%1 elements in all distinct tensors; the file does not say which of them "
+                                     "are a model's parameters")
+                                      .arg(groupedCount(t.elements)));
+    }
+    m_bytesLabel->setText(humanBytes(t.bytes));
     m_timeLabel->setText(tr("loaded in %1").arg(durationText(l.elapsedMs)));
 }
 

@@ -151,13 +151,14 @@ public:
         }
         addUnreachedPaths(root.get());
         sumUp(root.get());
+        // The file's row shows what the file holds, as the summary and the status bar do
+        // (distinct tensors, their storages' bytes); module rows below sum their paths.
+        m_tree.m_totals = checkpointTotals(m_data);
+        root->tensorCount = static_cast<std::uint32_t>(std::min<std::size_t>(m_tree.m_totals.tensors, UINT32_MAX));
+        root->elements = m_tree.m_totals.elements;
+        root->bytes = m_tree.m_totals.bytes;
         root->shapeText = countText(root->tensorCount, "tensor", "tensors");
         m_tree.m_root = std::move(root);
-
-        for (std::size_t i = 0; i < m_data.tensors.size(); ++i) {
-            m_tree.m_uniqueElements += m_data.tensors[i].numel();
-            m_tree.m_uniqueBytes += m_data.tensors[i].nbytes();
-        }
     }
 
 private:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "modeltypes.h"
+#include "trainingstate.h"
 
 #include <QHash>
 #include <QString>
@@ -114,9 +115,12 @@ public:
     /// nothing matches.
     const TreeNode *findPath(const QString &path) const;
 
-    /// Sums over distinct tensors (tied weights counted once).
-    std::uint64_t uniqueElements() const noexcept { return m_uniqueElements; }
-    std::uint64_t uniqueBytes() const noexcept { return m_uniqueBytes; }
+    /// What the file holds, counted as torch counts it (the summary, the status bar and `ls`
+    /// show these): distinct tensors and storages, the model's parameters and buffers apart.
+    const CheckpointTotals &totals() const noexcept { return m_totals; }
+    /// Elements of the distinct tensors (tied weights counted once); bytes of their storages.
+    std::uint64_t uniqueElements() const noexcept { return m_totals.elements; }
+    std::uint64_t uniqueBytes() const noexcept { return m_totals.bytes; }
 
 private:
     friend class TreeBuilder;
@@ -126,8 +130,7 @@ private:
     bool m_truncated = false;
     bool m_sharedCut = false;
     std::vector<std::vector<const TreeNode *>> m_nodesByTensor;
-    std::uint64_t m_uniqueElements = 0;
-    std::uint64_t m_uniqueBytes = 0;
+    CheckpointTotals m_totals;
 
     mutable std::once_flag m_pathIndexOnce;
     mutable QHash<QString, const TreeNode *> m_pathIndex;

@@ -2,6 +2,7 @@
 #include "inspectreport.h"
 
 #include "parallelwork.h"
+#include "trainingstate.h"
 
 #include <algorithm>
 #include <atomic>
@@ -152,6 +153,53 @@ std::string errorLine(const CheckpointData &data)
     return data.file + ": " + data.error->text();
 }
 
+Json totalsJson(const CheckpointTotals &t)
+{
+    Json j;
+    j["paths"] = t.paths;
+    j["tensors"] = t.tensors;
+    j["storages"] = t.storages;
+    j["elements"] = t.elements;
+    j["bytes"] = t.bytes;
+    auto count = [](const TensorCount &c) {
+        Json k;
+        k["tensors"] = c.tensors;
+        k["elements"] = c.elements;
+        return k;
+    };
+    if (t.hasModel) {
+        Json m;
+        m["path"] = t.modelPath;
+        m["parameters"] = count(t.parameters);
+        m["buffers"] = count(t.buffers);
+        j["model"] = std::move(m);
+    } else {
+        j["model"] = nullptr;
+    }
+    j["other"] = count(t.other);
+    return j;
+}
+
+std::string totalsText(const CheckpointTotals &t, std::string_view format)
+{
+    std::string out = std::to_string(t.tensors) + (t.tensors == 1 ? " tensor" : " tensors");
+    if (t.paths != t.tensors)
+        out += " at " + std::to_string(t.paths) + (t.paths == 1 ? " path" : " paths");
+    out += ", " + std::to_string(t.storages) + (t.storages == 1 ? " storage" : " storages") + ", "
+           + std::to_string(t.elements) + " elements, " + humanBytesText(t.bytes) + " (" + std::string(format) + ")\n";
+    if (t.hasModel) {
+        out += "model" + (t.modelPath.empty() ? std::string(" (the root)") : " at " + t.modelPath) + ": "
+               + std::to_string(t.parameters.elements) + " parameters in " + std::to_string(t.parameters.tensors)
+               + " tensors, " + std::to_string(t.buffers.elements) + " buffer elements in "
+               + std::to_string(t.buffers.tensors) + " tensors";
+        if (t.other.tensors)
+            out += "; other tensors: " + std::to_string(t.other.tensors) + " (" + std::to_string(t.other.elements)
+                   + " elements)";
+        out += '\n';
+    }
+    return out;
+}
+
 Json lsReport(const CheckpointData &data)
 {
     Json j;
@@ -193,6 +241,7 @@ Json lsReport(const CheckpointData &data)
         tensors.push_back(std::move(e));
     }
     j["tensors"] = std::move(tensors);
+    j["totals"] = totalsJson(checkpointTotals(data));
     Json warnings = Json::array();
     for (const ReadWarning &w : data.warnings)
         warnings.push_back(w.text());
@@ -627,8 +676,7 @@ void writeLsTable(const CheckpointData &data, const std::function<void(std::stri
         *at++ = '\n';
     }
     out.resize(static_cast<std::size_t>(at - begin));
-    out += std::to_string(data.paths.size()) + " tensors, " + std::to_string(elements) + " elements, "
-           + humanBytesText(bytes) + " (" + std::string(formatName(data.format)) + ")\n";
+    out += totalsText(checkpointTotals(data), formatName(data.format));
     for (const ReadWarning &w : data.warnings)
         out += "warning: " + w.text() + '\n';
     write(out);

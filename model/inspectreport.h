@@ -18,6 +18,10 @@ using Json = nlohmann::ordered_json;
 /// `ckpt-inspect ls --json` (PRODUCT.md 4): file, format, tensors (one entry per path), warnings,
 /// and `error` when reading stopped early.
 Json lsReport(const format::CheckpointData &data);
+struct CheckpointTotals;
+/// `ls --json`'s "totals" object, and the footer of the `ls` table (one or two lines).
+Json totalsJson(const CheckpointTotals &totals);
+std::string totalsText(const CheckpointTotals &totals, std::string_view format);
 
 struct StatsSelection
 {

@@ -3,6 +3,7 @@
 #include "checkpointtreemodel.h"
 #include "guitestutils.h"
 #include "modelroles.h"
+#include "torchlayout.h"
 
 #include <QAbstractItemModelTester>
 #include <QIcon>
@@ -89,6 +90,7 @@ std::shared_ptr<format::CheckpointData> handBuilt()
     root->items.push_back(str("int key"));
 
     d->root = root;
+    format::collectTensorPaths(*d, root, {}, 100); // as the reader does
     return d;
 }
 
@@ -176,6 +178,16 @@ private slots:
         // Tied weights appear at both paths; totals count paths, unique totals count tensors.
         QCOMPARE(model.tree()->nodesForTensor(0).size(), std::size_t(2));
         QCOMPARE(model.tree()->uniqueElements(), 432ull + 16 + 16 + 128);
+        // The state dict under "model" is the model: its running_mean is a buffer, and the tied
+        // conv1.weight / fc.weight are one parameter (as model.parameters() counts it).
+        const CheckpointTotals &t = model.tree()->totals();
+        QCOMPARE(t.paths, std::size_t(5));
+        QCOMPARE(t.tensors, std::size_t(4));
+        QVERIFY(t.hasModel);
+        QCOMPARE(t.modelPath, std::string("model"));
+        QCOMPARE(t.parameters.tensors, std::size_t(3));
+        QCOMPARE(t.parameters.elements, 432ull + 16 + 128);
+        QCOMPARE(t.buffers.tensors, std::size_t(1));
     }
 
     void healthMarks()

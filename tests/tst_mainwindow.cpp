@@ -6,12 +6,16 @@
 #include "messagebar.h"
 #include "tensordetailspanel.h"
 #include "statstablemodel.h"
+#include "summarypanel.h"
+#include "displayformat.h"
 
 #include <QAction>
+#include <QLabel>
 #include <QElapsedTimer>
 #include <QLineEdit>
 #include <QMenuBar>
 #include <QMimeData>
+#include <QProcess>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -19,6 +23,8 @@
 #include <QTest>
 #include <QTimer>
 #include <QUrl>
+
+#include <nlohmann/json.hpp>
 
 using namespace ckpt;
 
@@ -49,7 +55,9 @@ private slots:
         const QStringList status = w.statusFields();
         QCOMPARE(status[0], QStringLiteral("torch-zip"));
         QCOMPARE(status[1], QStringLiteral("29 tensors"));
-        QCOMPARE(status[2], QStringLiteral("5,801 parameters"));
+        // The model's parameters (torch: 243), not every element of the file (5,801 with the
+        // optimizer's moments and the RNG state).
+        QCOMPARE(status[2], QStringLiteral("243 parameters"));
         QVERIFY(status[4].startsWith(QStringLiteral("loaded in")));
         QVERIFY(w.windowTitle().startsWith(QStringLiteral("training_ckpt.pt")));
 
@@ -144,6 +152,50 @@ private slots:
         QVERIFY(p->errorBar()->isVisibleTo(p));
         QVERIFY(p->errorBar()->text().contains(QStringLiteral("data.pkl")));
         QVERIFY(w.statusFields()[0].contains(QStringLiteral("incomplete")));
+    }
+
+    /// Issue 16 item 4: the status bar and the file summary show the numbers of
+    /// `ckpt-inspect ls --json` (which tst_totals checks against torch) for every fixture.
+    void totalsAgreeWithTheCli()
+    {
+        QFile f(QStringLiteral(CKPT_FIXTURES_DIR "/expected_totals/totals.json"));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto expected = nlohmann::json::parse(f.readAll().toStdString());
+        MainWindow w;
+        w.setPersistSettings(false);
+        int files = 0;
+        for (const auto &[name, _] : expected.items()) {
+            const QString path = test::fixturePath(QString::fromStdString(name));
+            QProcess cli;
+            cli.start(QStringLiteral(CKPT_INSPECT_EXE), {QStringLiteral("ls"), QStringLiteral("--json"), path});
+            QVERIFY(cli.waitForFinished(30000));
+            const auto ls = nlohmann::json::parse(cli.readAllStandardOutput().toStdString());
+            const auto &t = ls["totals"];
+            CheckpointPanel *p = w.openFile(path);
+            QTRY_VERIFY_WITH_TIMEOUT(!w.isBusy(), 20000);
+            QVERIFY2(p->hasCheckpoint(), name.c_str());
+            const QStringList status = w.statusFields();
+            const auto tensors = t["tensors"].get<std::uint64_t>();
+            QCOMPARE(status[1], tensors == 1 ? QStringLiteral("1 tensor") : QStringLiteral("%1 tensors").arg(groupedCount(tensors)));
+            if (t["model"].is_null())
+                QCOMPARE(status[2], QStringLiteral("%1 elements").arg(shortCount(t["elements"].get<std::uint64_t>())));
+            else
+                QCOMPARE(status[2], QStringLiteral("%1 parameters")
+                                        .arg(shortCount(t["model"]["parameters"]["elements"].get<std::uint64_t>())));
+            QCOMPARE(status[3], humanBytes(t["bytes"].get<std::uint64_t>()));
+            const QString summary = p->summaryPanel()->facts()->text();
+            QVERIFY2(summary.contains(QStringLiteral("<b>%1</b>").arg(groupedCount(t["elements"].get<std::uint64_t>()))),
+                     name.c_str());
+            QVERIFY2(summary.contains(QStringLiteral("<b>%1</b>").arg(humanBytes(t["bytes"].get<std::uint64_t>()))),
+                     name.c_str());
+            if (!t["model"].is_null())
+                QVERIFY2(summary.contains(QStringLiteral("<b>%1</b>").arg(groupedCount(
+                             t["model"]["parameters"]["elements"].get<std::uint64_t>()))),
+                         name.c_str());
+            w.closeCurrentTab();
+            ++files;
+        }
+        QCOMPARE(files, static_cast<int>(expected.size()));
     }
 
     /// Issue 16 item 5: files of shared containers (2^64 paths in a few hundred bytes) open and

@@ -140,15 +140,26 @@ void SummaryPanel::setTree(std::shared_ptr<const CheckpointTree> tree, qint64 lo
     html += row(tr("File size"), QStringLiteral("%1 (%2 bytes)").arg(humanBytes(fileSize), groupedCount(fileSize)));
     if (cp.files.size() > 1)
         html += row(tr("Shards"), groupedCount(cp.files.size() - 1));
-    html += row(tr("Tensors"), QStringLiteral("<b>%1</b>").arg(groupedCount(cp.tensors.size()))
-                                   + (cp.paths.size() != cp.tensors.size()
-                                          ? tr(" at %1 paths").arg(groupedCount(cp.paths.size()))
-                                          : QString()));
-    html += row(tr("Elements"), QStringLiteral("<b>%1</b> (%2)").arg(groupedCount(tree->uniqueElements()),
-                                                                     shortCount(tree->uniqueElements())));
-    html += row(tr("Tensor bytes"), QStringLiteral("<b>%1</b>").arg(humanBytes(tree->uniqueBytes())));
-    html += row(tr("Storages"), tr("%1 (%2 with data)").arg(groupedCount(cp.storages.size()),
-                                                            groupedCount(presentStorages)));
+    // Counted as torch counts them (CheckpointTotals, the numbers of `ckpt-inspect ls`).
+    const CheckpointTotals &t = tree->totals();
+    html += row(tr("Tensors"), QStringLiteral("<b>%1</b>").arg(groupedCount(t.tensors))
+                                   + (t.paths != t.tensors ? tr(" at %1 paths").arg(groupedCount(t.paths)) : QString()));
+    html += row(tr("Elements"), QStringLiteral("<b>%1</b> (%2)").arg(groupedCount(t.elements), shortCount(t.elements)));
+    if (t.hasModel) {
+        html += row(tr("Model"), t.modelPath.empty() ? tr("the root") : qs(t.modelPath).toHtmlEscaped());
+        html += row(tr("Parameters"), tr("<b>%1</b> (%2) in %3 tensors")
+                                          .arg(groupedCount(t.parameters.elements), shortCount(t.parameters.elements),
+                                               groupedCount(t.parameters.tensors)));
+        html += row(tr("Buffers"), tr("%1 elements in %2 tensors")
+                                       .arg(groupedCount(t.buffers.elements), groupedCount(t.buffers.tensors)));
+        if (t.other.tensors)
+            html += row(tr("Other tensors"), tr("%1 elements in %2 tensors (optimizer state, ...)")
+                                                 .arg(groupedCount(t.other.elements), groupedCount(t.other.tensors)));
+    }
+    html += row(tr("Tensor bytes"), QStringLiteral("<b>%1</b>").arg(humanBytes(t.bytes)));
+    html += row(tr("Storages"), tr("%1 (%2 in the file, %3 with data)")
+                                    .arg(groupedCount(t.storages), groupedCount(cp.storages.size()),
+                                         groupedCount(presentStorages)));
     html += row(tr("Python globals"), groupedCount(cp.globals.size()));
     html += row(tr("Tree nodes"), groupedCount(tree->nodeCount()) + (tree->truncated() ? tr(" (truncated)") : QString()));
     if (loadMs >= 0)
