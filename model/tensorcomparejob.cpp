@@ -137,27 +137,12 @@ TensorComparison TensorCompareJob::compute(const TensorCompareRequest &request,
             out.heatmap.error = QStringLiteral("The difference heat-map is not shown for complex tensors");
         } else {
             auto canceled = [&progress] { return progress && !progress(5 * kStageUnits, kStages * kStageUnits); };
-            HeatmapGrid ga = SliceHeatmapJob::compute(request.a, request.tensorA, request.slice, request.maxSide, canceled);
-            HeatmapGrid gb = SliceHeatmapJob::compute(request.b, request.tensorB, request.slice, request.maxSide, canceled);
+            // Element by element, then reduced: a cell is the largest |B - A| of its block.
+            HeatmapGrid d = SliceHeatmapJob::computeDifference(request.a, request.tensorA, request.b, request.tensorB,
+                                                               request.slice, request.maxSide, canceled);
             if (canceled())
                 throw format::FormatError(format::FormatError::Kind::Cancelled, "cancelled");
-            if (!ga.error.isEmpty() || !gb.error.isEmpty() || ga.values.size() != gb.values.size()) {
-                out.heatmap.error = !ga.error.isEmpty() ? ga.error : gb.error;
-            } else {
-                HeatmapGrid d = std::move(gb);
-                double mn = std::numeric_limits<double>::infinity(), mx = -mn;
-                for (std::size_t i = 0; i < d.values.size(); ++i) {
-                    d.values[i] -= ga.values[i];
-                    if (std::isfinite(d.values[i])) {
-                        mn = std::min(mn, d.values[i]);
-                        mx = std::max(mx, d.values[i]);
-                    }
-                }
-                d.hasFinite = mn <= mx;
-                d.min = d.hasFinite ? mn : 0;
-                d.max = d.hasFinite ? mx : 0;
-                out.heatmap = std::move(d);
-            }
+            out.heatmap = std::move(d);
         }
     }
     if (progress)

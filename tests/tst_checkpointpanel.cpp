@@ -288,6 +288,34 @@ private slots:
         QCOMPARE(tensorPaths(panel.proxy()).size(), expected["tensors"].size());
     }
 
+    /// Issue 16 item 6: a freshly initialised model's zeros (BatchNorm biases, running means,
+    /// num_batches_tracked) are no finding; a weight zeroed by hand is. The all-zero tensors are
+    /// torch's (expected/fresh_init.pt.json); of them only head.weight is neither a buffer nor a
+    /// bias of NestedNet (make_fixtures.py).
+    void freshModelZerosAreNoFinding()
+    {
+        CheckpointPanel panel;
+        QSignalSpy messages(&panel, &CheckpointPanel::message);
+        QVERIFY(openAndWait(panel, test::fixturePath(QStringLiteral("fresh_init.pt"))));
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 20000);
+        const auto expected = test::expectedJson(QStringLiteral("fresh_init.pt"));
+        int zeros = 0;
+        for (const auto &e : expected["stats"])
+            zeros += e["numel"].get<int>() > 0 && e["zeros"] == e["numel"];
+        QVERIFY(zeros > 5);
+        QStringList texts;
+        for (const auto &m : messages)
+            texts << m.at(0).toString();
+        const QString done = texts.filter(QStringLiteral("Checked")).value(0);
+        QVERIFY2(done.contains(QStringLiteral("%1 all zeros (%2 of them buffers or biases").arg(zeros).arg(zeros - 1)),
+                 qPrintable(done));
+        QVERIFY(panel.errorBar()->isVisibleTo(&panel));
+        QVERIFY2(panel.errorBar()->text().startsWith(QStringLiteral("1 tensor is all zeros")),
+                 qPrintable(panel.errorBar()->text()));
+        // The tree still marks every all-zero tensor.
+        QVERIFY(panel.model()->indexForPath(QStringLiteral("stem.bn.running_mean")).data(HealthRole).toInt() & HealthAllZero);
+    }
+
     /// When the file changes on disk the panel reloads and keeps the selection.
     void reloadKeepsSelection()
     {

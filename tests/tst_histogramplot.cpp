@@ -9,6 +9,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <limits>
+
 #include <qcustomplot.h>
 
 #include <cmath>
@@ -163,6 +165,78 @@ private slots:
         QVERIFY(rows.size() >= 2);
         for (double r : rows)
             QVERIFY2(r >= 0 && r <= 15 && r == std::round(r), qPrintable(QString::number(r)));
+    }
+
+    /// Issue 16 item 6: a 1-D tensor's heat-map (one row) and a single column are drawn: the
+    /// middle of the plot shows the map's colours, not the background. A NaN cell is magenta.
+    void heatmapDrawsOneRowAndOneColumn_data()
+    {
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("cols");
+        QTest::newRow("1 x 5") << 1 << 5;
+        QTest::newRow("5 x 1") << 5 << 1;
+        QTest::newRow("1 x 1") << 1 << 1;
+        QTest::newRow("3 x 4") << 3 << 4;
+    }
+
+    void heatmapDrawsOneRowAndOneColumn()
+    {
+        QFETCH(int, rows);
+        QFETCH(int, cols);
+        HeatmapPlot plot;
+        plot.resize(500, 400);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        HeatmapGrid grid;
+        grid.fullRows = grid.rows = rows;
+        grid.fullCols = grid.cols = cols;
+        for (int i = 0; i < rows * cols; ++i)
+            grid.values.push_back(i == 0 && rows * cols > 1 ? std::numeric_limits<double>::quiet_NaN() : 1.0 + i);
+        grid.min = 1;
+        grid.max = rows * cols;
+        grid.hasFinite = true;
+        plot.setGrid(grid);
+        auto *qcp = plot.findChild<QCustomPlot *>();
+        QVERIFY(qcp);
+        qcp->replot();
+        const QImage image = qcp->toPixmap(qcp->width(), qcp->height()).toImage();
+        const QColor background = qcp->palette().color(QPalette::Base);
+        // The last cell (not NaN) at its centre, and the first (NaN) cell.
+        auto pixelOf = [&](int r, int c) {
+            return image.pixelColor(qRound(qcp->xAxis->coordToPixel(c)), qRound(qcp->yAxis->coordToPixel(r)));
+        };
+        const QColor last = pixelOf(rows - 1, cols - 1);
+        QVERIFY2(last != background && last != Qt::white, qPrintable(last.name()));
+        if (rows * cols > 1)
+            QCOMPARE(pixelOf(0, 0), QColor(255, 0, 255));
+    }
+
+    /// +Inf is drawn as the top of the scale and -Inf as its bottom (QCPColorGradient left alone
+    /// gives an infinite value an arbitrary colour).
+    void heatmapDrawsInfinitiesAtTheEndsOfTheScale()
+    {
+        HeatmapPlot plot;
+        plot.resize(500, 400);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        HeatmapGrid grid;
+        grid.fullRows = grid.rows = 4;
+        grid.fullCols = grid.cols = 1;
+        const double inf = std::numeric_limits<double>::infinity();
+        grid.values = {-3.0, inf, -inf, 3.0};
+        grid.min = -3;
+        grid.max = 3;
+        grid.hasFinite = true;
+        plot.setGrid(grid);
+        auto *qcp = plot.findChild<QCustomPlot *>();
+        qcp->replot();
+        const QImage image = qcp->toPixmap(qcp->width(), qcp->height()).toImage();
+        auto pixelOf = [&](int r) {
+            return image.pixelColor(qRound(qcp->xAxis->coordToPixel(0)), qRound(qcp->yAxis->coordToPixel(r)));
+        };
+        QCOMPARE(pixelOf(1), pixelOf(3)); // +Inf as the largest value
+        QCOMPARE(pixelOf(2), pixelOf(0)); // -Inf as the smallest
+        QVERIFY(pixelOf(1) != pixelOf(2));
     }
 };
 

@@ -145,6 +145,78 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(spy.count(), 1, 10000);
         QCOMPARE(spy.at(0).at(0).value<HeatmapGrid>().rows, 3);
     }
+
+    /// Issue 16 item 6: a reduced heat-map keeps extremes. Each cell of a coarse grid is the
+    /// value of largest magnitude of its block of the exact grid (every element, as the reader
+    /// decodes it: tst_checkpointreader checks those against torch); NaN wins over everything,
+    /// and the NaN/Inf counts are torch's.
+    void heatmapReductionKeepsExtremes_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<int>("maxSide");
+        QTest::newRow("1-D with NaN and Inf") << "dtypes.pt" << "special/float32" << 4;
+        QTest::newRow("1-D float64 into 1 cell") << "dtypes.pt" << "special/float64" << 1;
+        QTest::newRow("1-D float16") << "dtypes.pt" << "special/float16" << 3;
+        QTest::newRow("2-D conv slice") << "state_dict.pt" << "layers.1.conv.weight" << 2;
+        QTest::newRow("2-D linear") << "state_dict.pt" << "head.weight" << 2;
+    }
+
+    void heatmapReductionKeepsExtremes()
+    {
+        QFETCH(QString, file);
+        QFETCH(QString, path);
+        QFETCH(int, maxSide);
+        const LoadedCheckpoint l = CheckpointLoadJob::load(test::fixturePath(file));
+        const int t = tensorAt(l, path);
+        QVERIFY(t >= 0);
+        const SliceSpec s = SliceSpec::defaultFor(l.data->tensors[std::size_t(t)].shape);
+        const HeatmapGrid exact = SliceHeatmapJob::compute(l.data, t, s, 1 << 20);
+        QCOMPARE(exact.rowStep, std::int64_t(1));
+        QCOMPARE(exact.colStep, std::int64_t(1));
+        const HeatmapGrid g = SliceHeatmapJob::compute(l.data, t, s, maxSide);
+        QVERIFY(g.error.isEmpty());
+        QVERIFY(!g.sampled);
+        QVERIFY(g.rows <= maxSide && g.cols <= maxSide);
+        for (int r = 0; r < g.rows; ++r) {
+            for (int c = 0; c < g.cols; ++c) {
+                double want = 0;
+                bool any = false, nan = false;
+                for (std::int64_t y = r * g.rowStep; y < std::min<std::int64_t>(exact.rows, (r + 1) * g.rowStep); ++y)
+                    for (std::int64_t x = c * g.colStep; x < std::min<std::int64_t>(exact.cols, (c + 1) * g.colStep); ++x) {
+                        const double v = exact.values[std::size_t(y * exact.cols + x)];
+                        nan = nan || std::isnan(v);
+                        if (!any || std::abs(v) > std::abs(want))
+                            want = v;
+                        any = true;
+                    }
+                const double got = g.values[std::size_t(r * g.cols + c)];
+                if (nan)
+                    QVERIFY2(std::isnan(got), qPrintable(QStringLiteral("cell %1,%2").arg(r).arg(c)));
+                else
+                    QCOMPARE(got, want);
+            }
+        }
+        // NaN and ±Inf as torch counts them.
+        const auto expected = test::expectedJson(file);
+        const auto *stats = statsOf(expected, path);
+        QVERIFY(stats);
+        QCOMPARE(g.nanCount, (*stats)["nan"].get<std::int64_t>());
+        QCOMPARE(g.infCount, (*stats)["posinf"].get<std::int64_t>() + (*stats)["neginf"].get<std::int64_t>());
+        QCOMPARE(g.nanCount, exact.nanCount);
+
+        // B - A is taken element by element before the reduction: a tensor minus itself is 0
+        // in every cell (a difference of two reduced grids would not be), NaN where it has NaN.
+        const HeatmapGrid self = SliceHeatmapJob::computeDifference(l.data, t, l.data, t, s, maxSide);
+        QVERIFY(self.error.isEmpty());
+        QCOMPARE(self.values.size(), g.values.size());
+        for (std::size_t i = 0; i < g.values.size(); ++i) {
+            if (std::isnan(g.values[i]))
+                QVERIFY(std::isnan(self.values[i]));
+            else if (!std::isinf(g.values[i]) && !std::isnan(self.values[i]))
+                QCOMPARE(self.values[i], 0.0);
+        }
+    }
 };
 
 QTEST_MAIN(TestTensorSliceModel)

@@ -146,7 +146,12 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
     connect(m_scan, &TensorHealthScanJob::tensorChecked, this, [this](int tensor, int flags) {
         m_model->setTensorHealth(tensor, flags);
         m_scanNonFinite += (flags & (HealthNaN | HealthInf)) ? 1 : 0;
-        m_scanZero += (flags & HealthAllZero) ? 1 : 0;
+        if (flags & HealthAllZero) {
+            if (startsAtZero(tensor))
+                ++m_scanExpectedZero;
+            else
+                ++m_scanZero;
+        }
     });
     connect(m_scan, &TensorHealthScanJob::finished, this, &CheckpointPanel::onScanFinished);
     connect(m_scan, &TensorHealthScanJob::canceled, this, [this] {
@@ -291,6 +296,7 @@ void CheckpointPanel::checkAllTensors()
         return;
     m_scanNonFinite = 0;
     m_scanZero = 0;
+    m_scanExpectedZero = 0;
     m_loadingLabel->setText(tr("Checking %1 for NaN, ±Inf and zeros…")
                                 .arg(countNoun(m_loaded.data->tensors.size(), "tensor", "tensors")));
     m_progress->setValue(0);
@@ -306,17 +312,36 @@ void CheckpointPanel::setShowFlaggedOnly(bool flaggedOnly)
         m_tree->expandAll();
 }
 
+bool CheckpointPanel::startsAtZero(int tensor) const
+{
+    // Buffers (BatchNorm's running_mean, num_batches_tracked, ...) and biases start at zero in a
+    // freshly initialised model: every path of the tensor must be one of them.
+    if (!m_loaded.tree)
+        return false;
+    const auto &nodes = m_loaded.tree->nodesForTensor(tensor);
+    if (nodes.empty())
+        return false;
+    for (const TreeNode *n : nodes)
+        if (n->kind != NodeKind::Buffer && n->name != QLatin1String("bias") && !n->name.endsWith(QLatin1String(".bias")))
+            return false;
+    return true;
+}
+
 void CheckpointPanel::onScanFinished(int checked, int flagged)
 {
     m_loadingRow->hide();
     QString text = tr("Checked %1 tensors: %2 with NaN or ±Inf, %3 all zeros")
                        .arg(checked)
                        .arg(m_scanNonFinite)
-                       .arg(m_scanZero);
+                       .arg(m_scanZero + m_scanExpectedZero);
+    if (m_scanExpectedZero)
+        text += tr(" (%1 of them buffers or biases, which start at zero)").arg(m_scanExpectedZero);
     if (const int failed = m_scan->failedCount())
         text += tr("; %n could not be read", nullptr, failed);
     emit message(text);
-    if (flagged > 0 && (m_errorBar->isHidden() || m_errorBar->type() == MessageBar::Type::Info)) {
+    // Zeros where a fresh model has them (running means, step counters, biases) are no finding.
+    if (m_scanNonFinite + m_scanZero > 0 && flagged > 0
+        && (m_errorBar->isHidden() || m_errorBar->type() == MessageBar::Type::Info)) {
         QStringList parts;
         if (m_scanNonFinite)
             parts << (m_scanNonFinite == 1 ? tr("1 tensor contains NaN or ±Inf")

@@ -102,6 +102,7 @@ private:
     void warmUpDetails();
     void updateBusy();
     void onScanFinished(int checked, int flagged);
+    bool startsAtZero(int tensor) const;
     QStringList expandedPaths() const;
     void restoreExpanded(const QStringList &paths);
     /// Selects `path` in the tree but leaves the details area as it is (optimizer rows).
@@ -135,7 +136,8 @@ private:
 
     TensorHealthScanJob *m_scan;
     int m_scanNonFinite = 0;
-    int m_scanZero = 0;
+    int m_scanZero = 0;          ///< all-zero tensors that a fresh model would not have
+    int m_scanExpectedZero = 0;  ///< all-zero buffers and biases (they start at zero)
     QFileSystemWatcher *m_watcher;
     QTimer *m_reloadTimer;
     bool m_watching = true;

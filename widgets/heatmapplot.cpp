@@ -118,29 +118,42 @@ void HeatmapPlot::setGrid(const HeatmapGrid &grid)
     m_map->setVisible(true);
     m_scale->setVisible(true);
     auto *cells = m_map->data();
-    cells->setSize(grid.cols, grid.rows);
     const double lastCol = static_cast<double>((grid.cols - 1) * grid.colStep);
     const double lastRow = static_cast<double>((grid.rows - 1) * grid.rowStep);
-    cells->setRange(QCPRange(0, lastCol), QCPRange(0, lastRow));
+    // QCPColorMap draws nothing along an axis of one cell (its range has no extent, so a cell
+    // has no size): a 1-D tensor's single row is given as two equal rows a quarter apart, which
+    // the non-tight boundary widens to exactly one row of height 1 around index 0.
+    // The colour scale's ends (diverging scales are symmetric about zero).
+    const bool diverging = grid.min < 0 && grid.max > 0;
+    const double extent = std::max(-grid.min, grid.max);
+    const double bottom = diverging ? -extent : grid.min == grid.max ? grid.min - 0.5 : grid.min;
+    const double top = diverging ? extent : grid.min == grid.max ? grid.max + 0.5 : grid.max;
+    const int mapCols = grid.cols == 1 ? 2 : grid.cols;
+    const int mapRows = grid.rows == 1 ? 2 : grid.rows;
+    cells->setSize(mapCols, mapRows);
+    cells->setRange(grid.cols == 1 ? QCPRange(-0.25, 0.25) : QCPRange(0, lastCol),
+                    grid.rows == 1 ? QCPRange(-0.25, 0.25) : QCPRange(0, lastRow));
     setIndexRange(m_plot->xAxis, 0, lastCol);
     setIndexRange(m_plot->yAxis, 0, lastRow);
-    for (int r = 0; r < grid.rows; ++r)
-        for (int c = 0; c < grid.cols; ++c)
-            cells->setCell(c, r, grid.values[static_cast<std::size_t>(r) * static_cast<std::size_t>(grid.cols)
-                                            + static_cast<std::size_t>(c)]);
+    for (int r = 0; r < mapRows; ++r)
+        for (int c = 0; c < mapCols; ++c) {
+            double v = grid.values[static_cast<std::size_t>(std::min(r, grid.rows - 1)) * static_cast<std::size_t>(grid.cols)
+                                   + static_cast<std::size_t>(std::min(c, grid.cols - 1))];
+            // ±Inf at the ends of the scale (QCPColorGradient turns an infinite value into an
+            // arbitrary colour); a finite value beyond the data range is clamped to its end.
+            if (std::isinf(v))
+                v = v > 0 ? top : bottom;
+            cells->setCell(c, r, v);
+        }
     QCPColorGradient gradient;
     gradient.clearColorStops();
-    double lo = grid.min, hi = grid.max;
-    if (lo < 0 && hi > 0) {
+    if (diverging) {
         // Diverging blue–white–red, centred on zero.
         gradient.setColorStopAt(0.0, QColor(0x21, 0x66, 0xac));
         gradient.setColorStopAt(0.25, QColor(0x67, 0xa9, 0xcf));
         gradient.setColorStopAt(0.5, QColor(0xf7, 0xf7, 0xf7));
         gradient.setColorStopAt(0.75, QColor(0xef, 0x8a, 0x62));
         gradient.setColorStopAt(1.0, QColor(0xb2, 0x18, 0x2b));
-        const double m = std::max(-lo, hi);
-        lo = -m;
-        hi = m;
     } else {
         // Viridis (perceptually uniform).
         gradient.setColorStopAt(0.0, QColor(0x44, 0x01, 0x54));
@@ -152,12 +165,8 @@ void HeatmapPlot::setGrid(const HeatmapGrid &grid)
     gradient.setColorInterpolation(QCPColorGradient::ciRGB);
     gradient.setNanHandling(QCPColorGradient::nhNanColor);
     gradient.setNanColor(QColor(255, 0, 255));
-    if (lo == hi) {
-        lo -= 0.5;
-        hi += 0.5;
-    }
     m_map->setGradient(gradient);
-    m_map->setDataRange(QCPRange(lo, hi));
+    m_map->setDataRange(QCPRange(bottom, top));
     const double padX = std::max(0.5, static_cast<double>(grid.colStep) / 2);
     const double padY = std::max(0.5, static_cast<double>(grid.rowStep) / 2);
     m_plot->xAxis->setRange(-padX, lastCol + padX);
@@ -221,10 +230,19 @@ void HeatmapPlot::onMouseMove(QMouseEvent *event)
         if (r >= 0 && r < m_grid.rows && c >= 0 && c < m_grid.cols) {
             const double v = m_grid.values[static_cast<std::size_t>(r) * static_cast<std::size_t>(m_grid.cols)
                                            + static_cast<std::size_t>(c)];
-            text = QStringLiteral("[%1, %2] = %3")
-                       .arg(r * m_grid.rowStep)
-                       .arg(c * m_grid.colStep)
-                       .arg(numberText(v, 7));
+            if (m_grid.rowStep == 1 && m_grid.colStep == 1) {
+                text = QStringLiteral("[%1, %2] = %3").arg(r).arg(c).arg(numberText(v, 7));
+            } else {
+                // A cell stands for a block: name it, and that the value is its largest.
+                auto span = [](std::int64_t first, std::int64_t step, std::int64_t extent) {
+                    const std::int64_t last = std::min(extent, first + step) - 1;
+                    return last > first ? QStringLiteral("%1–%2").arg(first).arg(last) : QString::number(first);
+                };
+                text = tr("[%1, %2] largest |x| = %3%4")
+                           .arg(span(r * m_grid.rowStep, m_grid.rowStep, m_grid.fullRows),
+                                span(c * m_grid.colStep, m_grid.colStep, m_grid.fullCols), numberText(v, 7),
+                                m_grid.sampled ? tr(" (sampled)") : QString());
+            }
         }
     }
     if (text != m_readout) {

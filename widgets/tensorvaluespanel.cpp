@@ -284,21 +284,18 @@ void TensorValuesPanel::updateInfo()
         text += tr(" (only the first %1 per axis are listed)").arg(groupedCount(TensorSliceModel::kMaxExtent));
     const HeatmapGrid &g = m_heatmap->grid();
     if (g.rows > 0 && (g.rowStep > 1 || g.colStep > 1)) {
-        auto nth = [](std::int64_t n) {
-            const char *suffix = (n % 100 >= 11 && n % 100 <= 13) ? "th"
-                : n % 10 == 1                                      ? "st"
-                : n % 10 == 2                                      ? "nd"
-                : n % 10 == 3                                      ? "rd"
-                                                                   : "th";
-            return QStringLiteral("%1%2").arg(n).arg(QLatin1String(suffix));
-        };
-        QStringList parts;
-        if (g.rowStep > 1)
-            parts << tr("every %1 row").arg(nth(g.rowStep));
-        if (g.colStep > 1)
-            parts << tr("every %1 column").arg(nth(g.colStep));
-        text += tr(". The heat-map shows %1.").arg(parts.join(tr(" and ")));
+        text += tr(". Each heat-map cell covers %1 × %2 values and shows the one of largest magnitude%3")
+                    .arg(groupedCount(static_cast<std::uint64_t>(g.rowStep)), groupedCount(static_cast<std::uint64_t>(g.colStep)),
+                         g.sampled ? tr(" among a regular sample of them (the slice has more than %1 values)")
+                                         .arg(groupedCount(SliceHeatmapJob::kExhaustiveElements))
+                                   : tr(": no outlier is left out"));
     }
+    if (g.rows > 0 && (g.nanCount > 0 || g.infCount > 0))
+        text += tr(". <span style='color:%1'>%2 NaN and %3 ±Inf</span> (NaN drawn magenta, ±Inf at the ends of the scale)")
+                    .arg(palette().color(QPalette::Link).name(), groupedCount(static_cast<std::uint64_t>(g.nanCount)),
+                         groupedCount(static_cast<std::uint64_t>(g.infCount)));
+    if (g.rows > 0)
+        text += QLatin1Char('.');
     m_info->setText(text);
 }
 
