@@ -5,6 +5,9 @@
 // a crash; what could be read is still there. Malicious pickles are flagged and never run.
 
 #include "inspectreport.h"
+#include "zipreader.h"
+
+#include <nlohmann/json.hpp>
 
 #include <QDir>
 #include <QFile>
@@ -126,6 +129,68 @@ private Q_SLOTS:
         QVERIFY2(data->error.has_value(), qPrintable(fixture));
         QVERIFY2(data->error->offset != format::FormatError::kNoOffset, data->error->text().c_str());
         QVERIFY(errorLine(*data).find("damaged.pt") != std::string::npos);
+    }
+
+    /// Issue 16 item 7: a zip cut short (its central directory gone) still gives the pickle and
+    /// every record that is whole: those tensors' statistics are torch's, the others say why
+    /// they are missing, and the file keeps its error.
+    void truncatedZipKeepsIntactRecords_data()
+    {
+        QTest::addColumn<int>("length");
+        const int n = static_cast<int>(m_zip.size());
+        for (int i = 1; i < 40; ++i)
+            QTest::addRow("@%d/40", i) << static_cast<int>(static_cast<qint64>(n) * i / 40);
+        QTest::addRow("before the directory") << static_cast<int>(centralDirectory(m_zip));
+    }
+
+    void truncatedZipKeepsIntactRecords()
+    {
+        QFETCH(int, length);
+        QFile f(QStringLiteral(CKPT_FIXTURES_DIR "/expected/state_dict.pt.json"));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto expected = nlohmann::json::parse(f.readAll().toStdString());
+        const format::ByteView whole{reinterpret_cast<const std::uint8_t *>(m_zip.constData()),
+                                     static_cast<std::uint64_t>(m_zip.size())};
+        const format::ZipReader full(whole, "state_dict.pt");
+        const format::ZipEntry *pkl = full.findRelative("data.pkl");
+        QVERIFY(pkl);
+        QTemporaryDir dir;
+        const auto data = readBytes(dir, m_zip.left(length));
+        QVERIFY(data);
+        exercise(*data);
+        QVERIFY(data->error.has_value());
+        if (static_cast<std::uint64_t>(length) < pkl->dataOffset + pkl->compressedSize + 16)
+            return; // the pickle itself is cut: nothing to list (tst_damaged::truncation)
+        QCOMPARE(data->paths.size(), expected["tensors"].size());
+        const Json stats = statsReport(*data, StatsSelection{});
+        int recovered = 0;
+        for (const auto &want : expected["stats"]) {
+            const std::string path = want["path"].get<std::string>();
+            const format::TensorPath *p = nullptr;
+            for (const auto &q : data->paths)
+                if (q.path() == path)
+                    p = &q;
+            QVERIFY2(p, path.c_str());
+            const auto &storage = data->storages[std::size_t(data->tensors[std::size_t(p->tensor)].storage)];
+            const format::ZipEntry *e = full.find(std::string(storage.record));
+            QVERIFY2(e, path.c_str());
+            const bool whole = e->dataOffset + e->compressedSize + 16 <= static_cast<std::uint64_t>(length);
+            const Json *got = nullptr;
+            for (const auto &g : stats["stats"])
+                if (g["path"] == path)
+                    got = &g;
+            QVERIFY2(got, path.c_str());
+            if (whole) {
+                ++recovered;
+                QVERIFY2(!got->contains("error"), path.c_str());
+                QCOMPARE((*got)["min"].get<double>(), want["min"].get<double>());
+                QCOMPARE((*got)["max"].get<double>(), want["max"].get<double>());
+            } else {
+                QVERIFY2(got->contains("error"), path.c_str());
+            }
+        }
+        qInfo("cut at %d of %lld bytes: %d of %zu tensors recovered", length, static_cast<long long>(m_zip.size()),
+              recovered, expected["stats"].size());
     }
 
     void flippedDirectoryBytes()

@@ -267,7 +267,26 @@ private:
 
     void readZip()
     {
-        std::optional<ZipReader> directory(std::in_place, m_file, m_d.file); // reset() below
+        std::optional<ZipReader> directory; // reset() below
+        try {
+            directory.emplace(m_file, m_d.file);
+        } catch (const FormatError &e) {
+            if (e.kind() == Kind::Cancelled || e.kind() == Kind::LimitExceeded)
+                throw;
+            // The end records or the central directory are gone or damaged (a copy cut short):
+            // what the local headers still describe is read, the error stays the file's.
+            directory.emplace(ZipReader::recoverFromLocalHeaders(m_file, m_d.file));
+            if (directory->entries().empty())
+                throw;
+            fail(e);
+            const ZipDirectoryInfo &info = directory->directory();
+            m_d.warnings.push_back(
+                {"the zip directory could not be read; " + std::to_string(directory->entries().size())
+                     + " records were recovered from their local headers"
+                     + (info.recoveryStop.empty() ? std::string() : " (scan stopped: " + info.recoveryStop + ")")
+                     + "; any record after that point is lost",
+                 "zip local headers", info.recoveryStopOffset});
+        }
         ZipReader &zip = *directory;
         m_d.archivePrefix = zip.prefix();
         report(0, m_file.size);

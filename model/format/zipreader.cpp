@@ -108,6 +108,151 @@ ZipReader::ZipReader(ByteView file, std::string fileName)
     }
 }
 
+ZipReader ZipReader::recoverFromLocalHeaders(ByteView file, std::string fileName)
+{
+    return ZipReader(file, std::move(fileName), Recover{});
+}
+
+ZipReader::ZipReader(ByteView file, std::string fileName, Recover)
+    : m_file(file), m_fileName(std::move(fileName))
+{
+    constexpr std::uint32_t kDescriptorSig = 0x08074b50; // PK\7\8
+    m_directory.recovered = true;
+    const std::uint8_t *d = file.data;
+    const std::uint64_t size = file.size;
+    std::uint64_t pos = 0;
+    auto stop = [&](std::string why) {
+        m_directory.recoveryStop = std::move(why);
+        m_directory.recoveryStopOffset = pos;
+    };
+    while (true) {
+        if (size - pos < 4) {
+            stop(pos == size ? "the file ends after the last whole record" : "the file ends inside a local header");
+            break;
+        }
+        const std::uint32_t sig = loadLe32(d + pos);
+        if (sig == kCentralSig || sig == kEocdSig || sig == kEocd64Sig)
+            break; // the central directory: every record before it was read
+        if (sig != kLocalSig) {
+            stop("no local header where the next record should start");
+            break;
+        }
+        if (size - pos < kLocalSize) {
+            stop("the file ends inside a local header");
+            break;
+        }
+        const std::uint8_t *l = d + pos;
+        ZipEntry e;
+        e.flags = loadLe16(l + 6);
+        e.method = loadLe16(l + 8);
+        e.crc32 = loadLe32(l + 14);
+        e.compressedSize = loadLe32(l + 18);
+        e.uncompressedSize = loadLe32(l + 22);
+        const std::uint64_t nameLen = loadLe16(l + 26);
+        const std::uint64_t extraLen = loadLe16(l + 28);
+        if (size - pos - kLocalSize < nameLen + extraLen) {
+            stop("the file ends inside a local header");
+            break;
+        }
+        e.name.assign(reinterpret_cast<const char *>(l + kLocalSize), static_cast<std::size_t>(nameLen));
+        // ZIP64 sizes in the local extra field (uncompressed first, then compressed).
+        for (std::uint64_t x = 0; x + 4 <= extraLen;) {
+            const std::uint8_t *f = l + kLocalSize + nameLen + x;
+            const std::uint16_t id = loadLe16(f);
+            const std::uint16_t len = loadLe16(f + 2);
+            if (x + 4 + len > extraLen)
+                break;
+            if (id == kZip64ExtraId && len >= 16) {
+                if (e.uncompressedSize == kSaturated32)
+                    e.uncompressedSize = loadLe64(f + 4);
+                if (e.compressedSize == kSaturated32)
+                    e.compressedSize = loadLe64(f + 12);
+            }
+            x += 4 + len;
+        }
+        e.localHeaderOffset = pos;
+        e.centralOffset = pos;
+        e.dataOffset = pos + kLocalSize + nameLen + extraLen;
+        std::uint64_t next = 0;
+        if ((e.flags & 8) && e.compressedSize == 0) {
+            // Sizes follow the payload in a data descriptor: the one whose compressed size is
+            // the distance from the payload's start (32-bit sizes, then 64-bit ones).
+            bool found = false;
+            for (std::uint64_t q = e.dataOffset; q + 16 <= size; ++q) {
+                const void *hit = std::memchr(d + q, 'P', static_cast<std::size_t>(size - q));
+                if (!hit)
+                    break;
+                q = static_cast<std::uint64_t>(static_cast<const std::uint8_t *>(hit) - d);
+                if (q + 16 > size || loadLe32(d + q) != kDescriptorSig)
+                    continue;
+                const std::uint64_t distance = q - e.dataOffset;
+                if (loadLe32(d + q + 8) == distance) {
+                    e.crc32 = loadLe32(d + q + 4);
+                    e.compressedSize = distance;
+                    e.uncompressedSize = loadLe32(d + q + 12);
+                    next = q + 16;
+                    found = true;
+                } else if (q + 24 <= size && loadLe64(d + q + 8) == distance) {
+                    e.crc32 = loadLe32(d + q + 4);
+                    e.compressedSize = distance;
+                    e.uncompressedSize = loadLe64(d + q + 16);
+                    next = q + 24;
+                    found = true;
+                }
+                if (found)
+                    break;
+            }
+            if (!found) {
+                pos = e.localHeaderOffset;
+                stop("record '" + shownName(e.name) + "' is cut short (its data descriptor is missing)");
+                break;
+            }
+        } else {
+            if (e.compressedSize > size - e.dataOffset) {
+                stop("record '" + shownName(e.name) + "' is cut short");
+                break;
+            }
+            next = e.dataOffset + e.compressedSize;
+            if ((e.flags & 8) && size - next >= 4 && loadLe32(d + next) == kDescriptorSig)
+                next += (size - next >= 24 && e.compressedSize > kSaturated32) ? 24 : 16;
+        }
+        if (e.method == 0 && e.uncompressedSize != e.compressedSize)
+            e.uncompressedSize = e.compressedSize;
+        const bool usable = !hasDotDotComponent(e.name) && !find(e.name) && m_entries.size() < 0x7FFFFFF0u;
+        if (usable) {
+            m_entries.push_back(std::move(e));
+            if (m_slots.size() < 2 * m_entries.size() + 2)
+                index();
+            else {
+                const std::size_t hash = std::hash<std::string_view>{}(m_entries.back().name);
+                m_slots[slotFor(m_entries.back().name, hash)]
+                    = (static_cast<std::uint64_t>(hash) >> 32 << 32) | m_entries.size();
+            }
+        }
+        pos = next;
+    }
+    m_directory.entryCount = m_entries.size();
+    index();
+    if (!m_entries.empty()) {
+        const std::string &first = m_entries.front().name;
+        const auto slash = first.find('/');
+        if (slash != std::string::npos)
+            m_prefix = first.substr(0, slash);
+    }
+}
+
+void ZipReader::index()
+{
+    std::size_t slots = 16;
+    while (slots < 2 * m_entries.size() + 2)
+        slots *= 2;
+    m_slots.assign(slots, 0);
+    for (std::size_t i = 0; i < m_entries.size(); ++i) {
+        const std::size_t hash = std::hash<std::string_view>{}(m_entries[i].name);
+        m_slots[slotFor(m_entries[i].name, hash)] = (static_cast<std::uint64_t>(hash) >> 32 << 32) | (i + 1);
+    }
+}
+
 std::uint64_t ZipReader::declaredEntryCount(ByteView file) noexcept
 {
     try {

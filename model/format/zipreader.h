@@ -35,6 +35,11 @@ struct ZipDirectoryInfo
     std::uint64_t prependedBytes = 0;  ///< bytes in front of the archive (self-extracting stub)
     bool zip64 = false;                ///< counts/size/offset came from the ZIP64 end record
     std::string comment;               ///< archive comment (raw bytes)
+    /// recoverFromLocalHeaders(): the entries come from the local headers, and why the scan
+    /// stopped where it did ("" when it reached the central directory).
+    bool recovered = false;
+    std::string recoveryStop;
+    std::uint64_t recoveryStopOffset = 0;
 };
 
 /// Reads a zip central directory (FORMAT.md 1.2) straight from the mapped file: any archive
@@ -60,6 +65,14 @@ public:
     /// Cost: O(entries) (plus a sort when local headers are out of directory order); no payload
     /// byte is touched.
     explicit ZipReader(ByteView file, std::string fileName = {});
+
+    /// For an archive whose end records or central directory are missing or damaged (a file cut
+    /// short while it was copied or written): the entries the local headers still describe, in
+    /// file order, from byte 0 up to the first header or payload that is not whole. Sizes that
+    /// a data descriptor carries (torch writes them after each payload) are taken from the
+    /// descriptor whose recorded size matches the distance from the payload's start. Never
+    /// throws for damaged input (an empty reader when nothing is whole).
+    static ZipReader recoverFromLocalHeaders(ByteView file, std::string fileName = {});
 
     /// The entry count the end records declare (ZIP64 included), checked only as far as the
     /// end records go; 0 when they cannot be read. Touches the file's tail only: a cheap hint
@@ -97,6 +110,9 @@ public:
 private:
     struct EndOnly {};
     ZipReader(ByteView file, EndOnly) : m_file(file) { readEnd(); }
+    struct Recover {};
+    ZipReader(ByteView file, std::string fileName, Recover);
+    void index();
     void readEnd();
     void readEntries();
     void checkOverlaps() const;
