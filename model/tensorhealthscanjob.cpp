@@ -10,6 +10,8 @@
 #include <QPromise>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <unordered_set>
+
 namespace ckpt {
 
 TensorHealthScanJob::TensorHealthScanJob(QObject *parent)
@@ -32,6 +34,7 @@ void TensorHealthScanJob::start(CheckpointPtr data)
     m_checked = 0;
     m_flagged = 0;
     m_failed = 0;
+    m_crcProblems.clear();
     retireWatcher(m_watcher, this);
     m_watcher = std::make_unique<QFutureWatcher<TensorHealthResult>>();
     auto *watcher = m_watcher.get();
@@ -44,6 +47,8 @@ void TensorHealthScanJob::start(CheckpointPtr data)
             return;
         for (int i = first; i < end; ++i) {
             const TensorHealthResult r = watcher->resultAt(i);
+            if (!r.crcProblem.isEmpty())
+                m_crcProblems << r.crcProblem;
             if (r.failed) {
                 ++m_failed;
                 continue;
@@ -72,6 +77,7 @@ void TensorHealthScanJob::start(CheckpointPtr data)
             total += t.numel();
         total = std::max<std::uint64_t>(total, 1);
         std::uint64_t done = 0;
+        std::unordered_set<int> checkedStorages;
         for (std::size_t i = 0; i < data->tensors.size(); ++i) {
             if (promise.isCanceled())
                 return;
@@ -94,14 +100,18 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                     };
                     try {
                         const format::TensorStats s = format::computeStats(*tv.view, options);
-                        promise.addResult(TensorHealthResult{static_cast<int>(i), healthFlags(s), false});
+                        TensorHealthResult r{static_cast<int>(i), healthFlags(s), false, {}};
+                        // The record's CRC-32, once per storage, while its pages are in memory.
+                        if (info.storage >= 0 && checkedStorages.insert(info.storage).second)
+                            r.crcProblem = QString::fromStdString(format::checkStorageCrc(*data, info.storage));
+                        promise.addResult(std::move(r));
                     } catch (const std::exception &) {
                         if (promise.isCanceled())
                             return;
-                        promise.addResult(TensorHealthResult{static_cast<int>(i), 0, true});
+                        promise.addResult(TensorHealthResult{static_cast<int>(i), 0, true, {}});
                     }
                 } else {
-                    promise.addResult(TensorHealthResult{static_cast<int>(i), 0, true});
+                    promise.addResult(TensorHealthResult{static_cast<int>(i), 0, true, {}});
                 }
             }
             done += n;

@@ -5,6 +5,7 @@
 
 #include <QFutureWatcher>
 #include <QObject>
+#include <QStringList>
 
 #include <memory>
 
@@ -16,6 +17,7 @@ struct TensorHealthResult
     int tensor = -1;
     int flags = 0;
     bool failed = false; ///< its bytes could not be read (damaged record, file changed on disk)
+    QString crcProblem;  ///< its record fails its zip CRC-32 check (format::checkStorageCrc)
 };
 
 /// Checks every tensor of a checkpoint for NaN, ±Inf and all-zero values off the UI thread,
@@ -34,6 +36,8 @@ public:
     bool isRunning() const { return m_running; }
     /// Tensors of the last scan whose bytes could not be read.
     int failedCount() const { return m_failed; }
+    /// What checkStorageCrc said of each record that fails its CRC-32 check, in scan order.
+    const QStringList &crcProblems() const { return m_crcProblems; }
 
 signals:
     void progressChanged(int permille);
@@ -48,6 +52,7 @@ private:
     int m_checked = 0;
     int m_flagged = 0;
     int m_failed = 0;
+    QStringList m_crcProblems;
     std::unique_ptr<QFutureWatcher<TensorHealthResult>> m_watcher;
 };
 

@@ -10,6 +10,7 @@
 #include <QPromise>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -122,6 +123,21 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
         return result;
     }
     result.used = static_cast<int>(sources.size());
+    // Each record is checked once against its CRC-32 (issue 16): the statistics read every byte
+    // of it anyway, so this costs a second pass over pages that are then in memory.
+    {
+        std::vector<int> checked;
+        for (const auto &s : sources) {
+            const int storage = request.data->tensors[static_cast<std::size_t>(s.tensor)].storage;
+            if (storage < 0 || std::find(checked.begin(), checked.end(), storage) != checked.end())
+                continue;
+            checked.push_back(storage);
+            if (const std::string problem = format::checkStorageCrc(*request.data, storage); !problem.empty()) {
+                result.integrityError = qs(problem);
+                break;
+            }
+        }
+    }
 
     std::uint64_t perPass = 0;
     for (const auto &s : sources)

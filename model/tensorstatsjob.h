@@ -34,6 +34,9 @@ struct StatsResult
     int used = 0;              ///< tensors that contributed
     int skipped = 0;           ///< tensors without readable data or not decodable
     QString error;             ///< set when nothing could be computed
+    /// Set when a record the statistics read fails its zip CRC-32 check (the values are shown,
+    /// but they are not what was saved).
+    QString integrityError;
     qint64 elapsedMs = 0;
     quint64 generation = 0;
     bool ok() const { return error.isEmpty(); }

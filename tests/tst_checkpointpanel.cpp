@@ -316,6 +316,39 @@ private slots:
         QVERIFY(panel.model()->indexForPath(QStringLiteral("stem.bn.running_mean")).data(HealthRole).toInt() & HealthAllZero);
     }
 
+    /// Issue 16 item 7: the check after opening reads every record and shows one whose bytes
+    /// fail its CRC-32 (8 bytes flipped in head.weight's record).
+    void crcMismatchIsShown()
+    {
+        QFile f(test::fixturePath(QStringLiteral("state_dict.pt")));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QByteArray bytes = f.readAll();
+        const qsizetype at = bytes.indexOf("state_dict/data/21");
+        QVERIFY(at > 30);
+        const int nameLen = static_cast<quint8>(bytes[at - 4]) | (static_cast<quint8>(bytes[at - 3]) << 8);
+        const int extraLen = static_cast<quint8>(bytes[at - 2]) | (static_cast<quint8>(bytes[at - 1]) << 8);
+        for (int i = 0; i < 8; ++i)
+            bytes[at + nameLen + extraLen + 40 + i] = static_cast<char>(bytes[at + nameLen + extraLen + 40 + i] ^ 0x5A);
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("flipped.pt"));
+        QFile out(path);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(bytes);
+        out.close();
+        CheckpointPanel panel;
+        QSignalSpy messages(&panel, &CheckpointPanel::message);
+        QVERIFY(openAndWait(panel, path));
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 20000);
+        QVERIFY(panel.errorBar()->isVisibleTo(&panel));
+        QCOMPARE(panel.errorBar()->type(), MessageBar::Type::Warning);
+        QVERIFY2(panel.errorBar()->text().contains(QStringLiteral("'state_dict/data/21' fails its CRC-32 check")),
+                 qPrintable(panel.errorBar()->text()));
+        bool said = false;
+        for (const auto &m : messages)
+            said = said || m.at(0).toString().contains(QStringLiteral("1 record fails its CRC-32 check"));
+        QVERIFY(said);
+    }
+
     /// When the file changes on disk the panel reloads and keeps the selection.
     void reloadKeepsSelection()
     {

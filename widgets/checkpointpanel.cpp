@@ -338,23 +338,33 @@ void CheckpointPanel::onScanFinished(int checked, int flagged)
         text += tr(" (%1 of them buffers or biases, which start at zero)").arg(m_scanExpectedZero);
     if (const int failed = m_scan->failedCount())
         text += tr("; %n could not be read", nullptr, failed);
+    const QStringList &crc = m_scan->crcProblems();
+    if (!crc.isEmpty())
+        text += crc.size() == 1 ? tr("; 1 record fails its CRC-32 check")
+                                : tr("; %1 records fail their CRC-32 check").arg(crc.size());
     emit message(text);
-    // Zeros where a fresh model has them (running means, step counters, biases) are no finding.
-    if (m_scanNonFinite + m_scanZero > 0 && flagged > 0
-        && (m_errorBar->isHidden() || m_errorBar->type() == MessageBar::Type::Info)) {
+    // Zeros where a fresh model has them (running means, step counters, biases) are no finding;
+    // a record failing its CRC-32 is.
+    const bool findings = (m_scanNonFinite + m_scanZero > 0 && flagged > 0) || !crc.isEmpty();
+    if (findings && (m_errorBar->isHidden() || m_errorBar->type() == MessageBar::Type::Info)) {
         QStringList parts;
+        if (!crc.isEmpty())
+            parts << (crc.size() == 1 ? crc.front()
+                                      : tr("%1 records fail their CRC-32 check, the first: %2").arg(crc.size()).arg(crc.front()));
         if (m_scanNonFinite)
             parts << (m_scanNonFinite == 1 ? tr("1 tensor contains NaN or ±Inf")
                                            : tr("%1 tensors contain NaN or ±Inf").arg(m_scanNonFinite));
         if (m_scanZero)
             parts << (m_scanZero == 1 ? tr("1 tensor is all zeros") : tr("%1 tensors are all zeros").arg(m_scanZero));
         m_errorBar->clearButtons();
-        // Non-finite values are a problem; all-zero tensors are often fine (fresh biases).
-        m_errorBar->showMessage(m_scanNonFinite ? MessageBar::Type::Warning : MessageBar::Type::Info,
-                                parts.join(tr("; ")) + tr(" (marked in the tree)."));
-        QToolButton *show = m_errorBar->addButton(tr("Show Only These"));
-        show->setCheckable(true);
-        connect(show, &QToolButton::toggled, this, &CheckpointPanel::setShowFlaggedOnly);
+        // Non-finite values and damaged records are problems; all-zero tensors are often fine.
+        m_errorBar->showMessage(m_scanNonFinite || !crc.isEmpty() ? MessageBar::Type::Warning : MessageBar::Type::Info,
+                                parts.join(tr("; ")) + (flagged > 0 ? tr(" (marked in the tree).") : QString()));
+        if (flagged > 0) {
+            QToolButton *show = m_errorBar->addButton(tr("Show Only These"));
+            show->setCheckable(true);
+            connect(show, &QToolButton::toggled, this, &CheckpointPanel::setShowFlaggedOnly);
+        }
         m_errorBar->setClosable(true);
     }
     updateBusy();

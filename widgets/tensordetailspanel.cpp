@@ -321,6 +321,9 @@ void TensorDetailsPanel::showResult(const StatsResult &result)
         note += tr(" Dequantized values.");
     else if (info.dtype == format::DType::Bool)
         note += tr(" Booleans as 0/1.");
+    if (!result.integrityError.isEmpty())
+        note = QStringLiteral("<b style='color:%1'>%2</b> %3")
+                   .arg(palette().color(QPalette::Link).name(), result.integrityError.toHtmlEscaped(), note.toHtmlEscaped());
     m_statsNote->setText(note);
     if (result.stats.hist.empty())
         m_histogram->plot()->clear(result.stats.numel == 0 ? tr("The tensor is empty")

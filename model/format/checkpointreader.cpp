@@ -8,7 +8,10 @@
 #include "torchlayout.h"
 #include "zipreader.h"
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <new>
@@ -478,6 +481,8 @@ private:
             s.bytes = zip.read(*e);
         }
         s.present = true;
+        s.hasCrc = e->crc32 != 0 || e->uncompressedSize == 0;
+        s.crc32 = e->crc32;
     }
 
     // --- legacy multi-pickle stream -----------------------------------------------------------
@@ -958,6 +963,30 @@ std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const 
                                     FormatError::kNoOffset, false};
     }
     return data;
+}
+
+std::string checkStorageCrc(const CheckpointData &data, int storage)
+{
+    if (storage < 0 || static_cast<std::size_t>(storage) >= data.storages.size())
+        return {};
+    const StorageInfo &s = data.storages[static_cast<std::size_t>(storage)];
+    if (!s.hasCrc || !s.present)
+        return {};
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const std::uint8_t *p = s.bytes.view.data;
+    for (std::uint64_t left = s.bytes.view.size; left > 0;) {
+        const auto n = static_cast<uInt>(std::min<std::uint64_t>(left, 1u << 30));
+        crc = crc32(crc, p, n);
+        p += n;
+        left -= n;
+    }
+    if (static_cast<std::uint32_t>(crc) == s.crc32)
+        return {};
+    char text[64];
+    std::snprintf(text, sizeof text, "recorded 0x%08x, computed 0x%08x", static_cast<unsigned>(s.crc32),
+                  static_cast<unsigned>(crc));
+    return "record '" + std::string(s.record) + "' fails its CRC-32 check (" + text
+           + "): its bytes changed after it was written, so these values are not the ones saved";
 }
 
 TensorViewResult tensorView(const CheckpointData &data, int index)

@@ -108,6 +108,13 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path,
                                                      const ReadLimits &limits = {},
                                                      const ProgressFn &progress = {}) noexcept;
 
+/// Checks storage `storage`'s record against the CRC-32 its zip entry records (reads every
+/// byte of the record: called when statistics read them anyway). "" when it matches or there is
+/// nothing to check; else what is wrong, naming the record, e.g. "record 'archive/data/3' fails
+/// its CRC-32 check (recorded 0x1a2b3c4d, computed 0x...): its bytes changed after it was
+/// written". Safe from any thread.
+std::string checkStorageCrc(const CheckpointData &data, int storage);
+
 /// The decodable view of tensor `tensor` (strided/quantized tensors with data), or why there is
 /// none ("meta tensor has no data", "storage 'x' is missing", "sparse tensor: see its values
 /// component", "tensor needs 12 storage elements, storage has 8"). Cheap; safe from any thread.

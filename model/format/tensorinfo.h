@@ -44,6 +44,8 @@ struct StorageInfo
     bool byteSwap = false;       ///< stored big-endian (zip `byteorder` = big)
     std::string problem;         ///< why the bytes are not available, when !present
     int fileIndex = 0;           ///< which mapped file (shards)
+    bool hasCrc = false;         ///< the zip records a CRC-32 of the record (checkStorageCrc)
+    std::uint32_t crc32 = 0;
 
     std::uint64_t nbytes() const noexcept;
 };
