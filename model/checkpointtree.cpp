@@ -153,7 +153,9 @@ public:
         sumUp(root.get());
         // The file's row shows what the file holds, as the summary and the status bar do
         // (distinct tensors, their storages' bytes); module rows below sum their paths.
-        m_tree.m_totals = checkpointTotals(m_data);
+        const std::vector<TrainingItem> items = findTrainingState(m_data);
+        m_tree.m_totals = checkpointTotals(m_data, items);
+        nameOptimizerState(root.get(), items);
         root->tensorCount = static_cast<std::uint32_t>(std::min<std::size_t>(m_tree.m_totals.tensors, UINT32_MAX));
         root->elements = m_tree.m_totals.elements;
         root->bytes = m_tree.m_totals.bytes;
@@ -163,6 +165,45 @@ public:
 
 private:
     enum class Context { Plain, StateDict, Parameters, Buffers };
+
+    /// The row of a raw path below `from`, following plain rows (not folded or split ones).
+    static TreeNode *rowAt(TreeNode *from, const std::vector<std::string> &keys)
+    {
+        TreeNode *at = from;
+        for (const std::string &key : keys) {
+            const QString name = qs(key);
+            TreeNode *next = nullptr;
+            for (auto &c : at->children)
+                if (c->name == name && c->rawPrefix.isEmpty() && !c->dotJoined && !c->pathless) {
+                    next = c.get();
+                    break;
+                }
+            if (!next)
+                return nullptr;
+            at = next;
+        }
+        return at;
+    }
+
+    /// Each optimizer's `state/<id>` rows get the name of their parameter (as `optim` maps it).
+    void nameOptimizerState(TreeNode *root, const std::vector<TrainingItem> &items)
+    {
+        for (const TrainingItem &item : items) {
+            if (item.kind != TrainingKind::Optimizer)
+                continue;
+            std::vector<std::string> keys = item.keys;
+            keys.push_back("state");
+            TreeNode *state = rowAt(root, keys);
+            if (!state)
+                continue;
+            for (const ParamMapping &p : mapOptimizer(m_data, item, items).params) {
+                if (!p.name)
+                    continue;
+                if (TreeNode *row = rowAt(state, {std::to_string(p.id)}))
+                    row->alias = qs(*p.name);
+            }
+        }
+    }
 
     /// Tensors the reader lists at paths the value walk does not reach (TorchScript
     /// `CONSTANTS/c0`, ...) get rows under synthetic group nodes.

@@ -61,6 +61,9 @@ struct TreeNode
     int storage = -1;        ///< Storage: index into CheckpointData::storages
     const format::Value *value = nullptr; ///< the value shown (nullptr for Module/More/File)
     QString name;
+    /// Optimizer state ids (`state/9`): the parameter's name (optim's mapping), shown beside
+    /// the id; empty otherwise.
+    QString alias;
     QString typeText;        ///< Kind/DType column
     QString shapeText;       ///< Shape column (a scalar's value for plain values)
     std::uint64_t elements = 0;    ///< tensor numel, or the sum below this node

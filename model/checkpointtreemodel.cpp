@@ -156,6 +156,8 @@ QString CheckpointTreeModel::toolTip(const TreeNode *n) const
         const QString tree = n->treePath();
         if (tree != tip)
             tip += QStringLiteral("\n(tree: ") + tree + QLatin1Char(')');
+        if (!n->alias.isEmpty())
+            tip += tr("\nOptimizer state of %1").arg(n->alias);
     }
     if (n->dangerous)
         tip += QStringLiteral("\n⚠ torch.load would run code here (dangerous global)");
@@ -181,7 +183,7 @@ QVariant CheckpointTreeModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         switch (column) {
-        case NameColumn: return n->name;
+        case NameColumn: return n->alias.isEmpty() ? n->name : tr("%1 (id %2)").arg(n->alias, n->name);
         case KindColumn: return n->typeText;
         case ShapeColumn: return n->shapeText;
         case ElementsColumn: return hasTotals ? groupedCount(n->elements) : QString();
@@ -258,7 +260,7 @@ QVariant CheckpointTreeModel::data(const QModelIndex &index, int role) const
     case PathRole: return n->path();
     case TreePathRole: return n->treePath();
     case NodeKindRole: return static_cast<int>(n->kind);
-    case FilterRole: return n->name;
+    case FilterRole: return n->alias.isEmpty() ? n->name : n->alias + QLatin1Char(' ') + n->name;
     case HealthRole: return tensorHealth(n->tensor) | (badBelow(n) ? HealthBadBelow : 0);
     default: return {};
     }

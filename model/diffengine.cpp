@@ -2,6 +2,7 @@
 #include "diffengine.h"
 
 #include "inspectreport.h"
+#include "trainingstate.h"
 
 #include "format/compensatedsum.h"
 #include "format/formaterror.h"
@@ -105,7 +106,30 @@ struct Leaf
     std::vector<std::string> matchKeys; // after stripping
     const Value *value = nullptr;     // plain value
     int tensor = -1;
+    DiffGroup group = DiffGroup::Other;
+    std::string paramName;            // optimizer state: the parameter's name, when known
+    int paramKey = -1;                // the index of its id in keys
+    bool moduleAttribute = false;     // a plain attribute of a module pickled whole (training, hooks)
 };
+
+// An nn.Module pickled whole: an object whose state has `_parameters` and `_modules` dicts.
+bool isTorchModule(const Value *v) noexcept
+{
+    if (!v || v->kind != ValueKind::Object || !v->state || v->state->kind != ValueKind::Dict)
+        return false;
+    const Value *params = v->state->get("_parameters");
+    const Value *modules = v->state->get("_modules");
+    return params && params->kind == ValueKind::Dict && modules && modules->kind == ValueKind::Dict;
+}
+
+Leaf makeLeaf(const std::vector<std::string> &keys, const Value *value, int tensor)
+{
+    Leaf l;
+    l.keys = keys;
+    l.value = value;
+    l.tensor = tensor;
+    return l;
+}
 
 // Every tensor and plain value at every path, in walk order: the path rule of
 // collectTensorPaths() (format::pathChildren), so tensors come at the paths of
@@ -117,8 +141,8 @@ void collectLeaves(const Value *root, const std::vector<std::string> &prefix, st
         return;
     const LeafKind rootKind = classify(root);
     if (rootKind == LeafKind::Tensor || rootKind == LeafKind::Plain) {
-        out.push_back({prefix, {}, rootKind == LeafKind::Plain ? root : nullptr,
-                       rootKind == LeafKind::Tensor ? static_cast<int>(root->integer) : -1});
+        out.push_back(makeLeaf(prefix, rootKind == LeafKind::Plain ? root : nullptr,
+                               rootKind == LeafKind::Tensor ? static_cast<int>(root->integer) : -1));
         return;
     }
     if (rootKind == LeafKind::Skip)
@@ -164,7 +188,8 @@ void collectLeaves(const Value *root, const std::vector<std::string> &prefix, st
             const bool tensor = child->kind == ValueKind::Tensor;
             guard.charge(keys.size() + 1);
             keys.push_back(key);
-            out.push_back({keys, {}, tensor ? nullptr : child, tensor ? static_cast<int>(child->integer) : -1});
+            out.push_back(makeLeaf(keys, tensor ? nullptr : child, tensor ? static_cast<int>(child->integer) : -1));
+            out.back().moduleAttribute = !tensor && isTorchModule(top.node);
             keys.pop_back();
             break;
         }
@@ -189,6 +214,67 @@ void collectLeaves(const Value *root, const std::vector<std::string> &prefix, st
     sharedCut = sharedCut || guard.spent();
 }
 
+bool startsWith(const std::vector<std::string> &keys, const std::vector<std::string> &prefix)
+{
+    return keys.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), keys.begin());
+}
+
+bool isModuleLevel(const std::string &key)
+{
+    return key == "_modules" || key == "_parameters" || key == "_buffers";
+}
+
+// Sets each leaf's group and, for optimizer state, its parameter's name: the training state
+// the `optim` command finds (trainingstate.h), with its id-to-name mapping.
+void assignGroups(const CheckpointData &data, std::vector<Leaf> &leaves)
+{
+    const std::vector<TrainingItem> items = findTrainingState(data);
+    struct Optim
+    {
+        std::vector<std::string> keys;
+        std::unordered_map<std::string, std::string> names; // id as a path key -> name
+    };
+    std::vector<Optim> optimizers;
+    std::vector<const std::vector<std::string> *> models;
+    for (const TrainingItem &item : items) {
+        if (item.kind == TrainingKind::ModelStateDict) {
+            models.push_back(&item.keys);
+        } else if (item.kind == TrainingKind::Optimizer) {
+            Optim o{item.keys, {}};
+            for (const ParamMapping &p : mapOptimizer(data, item, items).params)
+                if (p.name)
+                    o.names.emplace(std::to_string(p.id), *p.name);
+            optimizers.push_back(std::move(o));
+        }
+    }
+    for (Leaf &l : leaves) {
+        bool done = false;
+        for (const Optim &o : optimizers) {
+            if (!startsWith(l.keys, o.keys) || l.keys.size() == o.keys.size())
+                continue;
+            l.group = DiffGroup::Optimizer;
+            const std::size_t n = o.keys.size();
+            if (l.keys.size() > n + 2 && l.keys[n] == "state")
+                if (auto it = o.names.find(l.keys[n + 1]); it != o.names.end()) {
+                    l.paramName = it->second;
+                    l.paramKey = static_cast<int>(n + 1);
+                }
+            done = true;
+            break;
+        }
+        if (done)
+            continue;
+        if (std::any_of(models.begin(), models.end(), [&](const auto *m) { return startsWith(l.keys, *m); })) {
+            l.group = DiffGroup::Model;
+        } else if (l.tensor >= 0 && l.keys.size() >= 2) {
+            // A module pickled whole: its parameters and buffers.
+            const std::string &level = l.keys[l.keys.size() - 2];
+            if (level == "_parameters" || level == "_buffers")
+                l.group = DiffGroup::Model;
+        }
+    }
+}
+
 std::vector<Leaf> collectLeaves(const CheckpointData &data, bool &sharedCut)
 {
     std::vector<Leaf> out;
@@ -197,6 +283,7 @@ std::vector<Leaf> collectLeaves(const CheckpointData &data, bool &sharedCut)
         collectLeaves(value, {name}, out, sharedCut);
     for (Leaf &l : out)
         l.matchKeys = l.keys;
+    assignGroups(data, out);
     return out;
 }
 
@@ -244,11 +331,21 @@ std::string joinKeys(const std::vector<std::string> &keys, char sep)
     return s;
 }
 
+// A state-dict key that names a module path (`layer1.0.conv1.weight`), split as the tree does.
+bool dottedKey(const std::string &key)
+{
+    return !key.empty() && key.front() != '.' && key.back() != '.' && key.find("..") == std::string::npos
+        && key.find('.') != std::string::npos;
+}
+
 DiffSide makeSide(const CheckpointData &data, const Leaf &leaf)
 {
     DiffSide side;
     side.keys = leaf.keys;
     side.tensor = leaf.tensor;
+    side.paramName = leaf.paramName;
+    side.paramKey = leaf.paramKey;
+    side.group = leaf.group;
     if (leaf.tensor >= 0 && static_cast<std::size_t>(leaf.tensor) < data.tensors.size()) {
         const TensorInfo &t = data.tensors[static_cast<std::size_t>(leaf.tensor)];
         side.dtype = std::string(dtypeName(t.dtype));
@@ -779,6 +876,16 @@ std::string_view diffStatusName(DiffStatus s) noexcept
     return "pending";
 }
 
+std::string_view diffGroupName(DiffGroup g) noexcept
+{
+    switch (g) {
+    case DiffGroup::Other: return "other";
+    case DiffGroup::Optimizer: return "optimizer";
+    case DiffGroup::Model: return "model";
+    }
+    return "other";
+}
+
 std::string DiffEntry::path() const
 {
     return joinKeys(keys, '/');
@@ -846,25 +953,119 @@ DiffResult alignCheckpoints(const CheckpointData &a, const CheckpointData &b, co
         result.strippedB += result.detectedB;
     }
 
-    std::unordered_map<std::string, std::vector<std::size_t>> indexB;
-    for (std::size_t i = 0; i < lb.size(); ++i)
-        indexB[joinKeys(lb[i].matchKeys, '\0')].push_back(i);
-    std::unordered_map<std::string, std::size_t> usedOfKey;
+    // Three rounds over what is still unmatched (see the header); a key may occur several times
+    // (a sequence with repeated paths is not possible, but stripping can make two keys equal):
+    // the n-th A leaf of a key takes the n-th B leaf.
+    std::vector<std::ptrdiff_t> matchOfA(la.size(), -1);
     std::vector<bool> usedB(lb.size(), false);
-    result.entries.reserve(la.size() + lb.size());
+    const auto matchRound = [&](const std::function<std::optional<std::string>(const Leaf &, bool isA)> &keyOf) {
+        std::unordered_map<std::string, std::vector<std::size_t>> indexB;
+        for (std::size_t i = 0; i < lb.size(); ++i)
+            if (!usedB[i])
+                if (auto k = keyOf(lb[i], false))
+                    indexB[*k].push_back(i);
+        if (indexB.empty())
+            return;
+        std::unordered_map<std::string, std::size_t> usedOfKey;
+        for (std::size_t i = 0; i < la.size(); ++i) {
+            if (matchOfA[i] >= 0)
+                continue;
+            const auto k = keyOf(la[i], true);
+            if (!k)
+                continue;
+            auto it = indexB.find(*k);
+            if (it == indexB.end())
+                continue;
+            std::size_t &used = usedOfKey[*k];
+            if (used < it->second.size()) {
+                const std::size_t j = it->second[used++];
+                usedB[j] = true;
+                matchOfA[i] = static_cast<std::ptrdiff_t>(j);
+            }
+        }
+    };
+    const bool namedA = std::any_of(la.begin(), la.end(), [](const Leaf &l) { return l.paramKey >= 0; });
+    const bool namedB = std::any_of(lb.begin(), lb.end(), [](const Leaf &l) { return l.paramKey >= 0; });
+    if (namedA && namedB)
+        matchRound([](const Leaf &l, bool) -> std::optional<std::string> {
+            if (l.paramKey < 0)
+                return std::nullopt;
+            std::vector<std::string> keys = l.matchKeys;
+            keys[static_cast<std::size_t>(l.paramKey)] = "\x01" + l.paramName;
+            return joinKeys(keys, '\0');
+        });
+    matchRound([](const Leaf &l, bool) -> std::optional<std::string> { return joinKeys(l.matchKeys, '\0'); });
+    // The module tree's names; a wrapper level only one side's leftovers all have is dropped.
+    const auto moduleKeys = [](const Leaf &l) {
+        std::vector<std::string> out;
+        for (std::size_t k = 0; k < l.matchKeys.size(); ++k) {
+            const std::string &key = l.matchKeys[k];
+            if (isModuleLevel(key) && k + 1 < l.matchKeys.size())
+                continue;
+            if (l.tensor >= 0 && dottedKey(key)) {
+                std::size_t from = 0;
+                for (std::size_t dot; (dot = key.find('.', from)) != std::string::npos; from = dot + 1)
+                    out.push_back(key.substr(from, dot - from));
+                out.push_back(key.substr(from));
+            } else {
+                out.push_back(key);
+            }
+        }
+        return out;
+    };
+    const auto wrapperOfLeftovers = [&](const std::vector<Leaf> &leaves, const auto &unmatched) -> std::string {
+        std::string wrapper;
+        bool any = false;
+        for (std::size_t i = 0; i < leaves.size(); ++i) {
+            if (!unmatched(i) || leaves[i].tensor < 0)
+                continue;
+            const std::vector<std::string> keys = moduleKeys(leaves[i]);
+            const std::string first = keys.size() > 1 ? keys.front() : std::string();
+            if (first != "module" && first != "_orig_mod")
+                return {};
+            if (any && first != wrapper)
+                return {};
+            wrapper = first;
+            any = true;
+        }
+        return wrapper;
+    };
+    const std::string wrapA = wrapperOfLeftovers(la, [&](std::size_t i) { return matchOfA[i] < 0; });
+    const std::string wrapB = wrapperOfLeftovers(lb, [&](std::size_t i) { return !usedB[i]; });
+    matchRound([&](const Leaf &l, bool isA) -> std::optional<std::string> {
+        std::vector<std::string> keys = moduleKeys(l);
+        const std::string &wrap = isA ? wrapA : wrapB;
+        // As prefixes of keys: dropped when the GUI detects wrappers or the user strips it.
+        const bool drop = options.detectPrefix || options.stripPrefix == wrap + ".";
+        if (drop && wrapA != wrapB && !wrap.empty() && !keys.empty() && keys.front() == wrap)
+            keys.erase(keys.begin());
+        return joinKeys(keys, '\0');
+    });
 
-    for (const Leaf &l : la) {
+    // A module pickled whole against a file without one (a state dict): its attributes
+    // (training, hooks, in_channels) have no counterpart by nature and are left out, counted.
+    const auto hasAttributes = [](const std::vector<Leaf> &leaves) {
+        return std::any_of(leaves.begin(), leaves.end(), [](const Leaf &l) { return l.moduleAttribute; });
+    };
+    const bool dropA = hasAttributes(la) && !hasAttributes(lb);
+    const bool dropB = hasAttributes(lb) && !hasAttributes(la);
+
+    result.entries.reserve(la.size() + lb.size());
+    const auto setNames = [](DiffEntry &e, const Leaf &l) {
+        e.paramName = l.paramName;
+        e.paramKey = l.paramKey;
+    };
+    for (std::size_t i = 0; i < la.size(); ++i) {
+        const Leaf &l = la[i];
         DiffEntry e;
         e.keys = l.matchKeys;
         e.a = makeSide(a, l);
-        const std::string key = joinKeys(l.matchKeys, '\0');
-        const Leaf *m = nullptr;
-        if (auto it = indexB.find(key); it != indexB.end()) {
-            std::size_t &used = usedOfKey[key];
-            if (used < it->second.size()) {
-                usedB[it->second[used]] = true;
-                m = &lb[it->second[used++]];
-            }
+        setNames(e, l);
+        e.group = l.group;
+        const Leaf *m = matchOfA[i] >= 0 ? &lb[static_cast<std::size_t>(matchOfA[i])] : nullptr;
+        if (!m && dropA && l.moduleAttribute) {
+            ++result.attributesLeftOutA;
+            continue;
         }
         if (!m) {
             e.isTensor = l.tensor >= 0;
@@ -873,6 +1074,12 @@ DiffResult alignCheckpoints(const CheckpointData &a, const CheckpointData &b, co
             continue;
         }
         e.b = makeSide(b, *m);
+        e.group = std::max(l.group, m->group);
+        if (e.paramKey < 0 && m->paramKey >= 0 && m->matchKeys.size() == e.keys.size()) {
+            // Named only in B (A's file has no model to name it by): the id is the same key.
+            e.paramName = m->paramName;
+            e.paramKey = m->paramKey;
+        }
         if (l.tensor >= 0 && m->tensor >= 0) {
             e.isTensor = true;
             e.status = e.a->shape != e.b->shape   ? DiffStatus::Shape
@@ -888,10 +1095,16 @@ DiffResult alignCheckpoints(const CheckpointData &a, const CheckpointData &b, co
     for (std::size_t i = 0; i < lb.size(); ++i) {
         if (usedB[i])
             continue;
+        if (dropB && lb[i].moduleAttribute) {
+            ++result.attributesLeftOutB;
+            continue;
+        }
         DiffEntry e;
         e.keys = lb[i].matchKeys;
         e.isTensor = lb[i].tensor >= 0;
         e.b = makeSide(b, lb[i]);
+        setNames(e, lb[i]);
+        e.group = lb[i].group;
         e.status = DiffStatus::Added;
         result.entries.push_back(std::move(e));
     }
@@ -1100,6 +1313,8 @@ Json diffReport(const CheckpointData &a, const CheckpointData &b, const DiffResu
     j["format_b"] = formatName(b.format);
     if (!result.strippedA.empty() || !result.strippedB.empty())
         j["strip_prefix"] = Json{{"a", result.strippedA}, {"b", result.strippedB}};
+    if (result.attributesLeftOutA || result.attributesLeftOutB)
+        j["module_attributes_left_out"] = Json{{"a", result.attributesLeftOutA}, {"b", result.attributesLeftOutB}};
     Json entries = Json::array();
     std::uint64_t unknown = 0;
     for (const DiffEntry &e : result.entries) {
@@ -1109,6 +1324,10 @@ Json diffReport(const CheckpointData &a, const CheckpointData &b, const DiffResu
         const bool failed = e.status == DiffStatus::Pending;
         unknown += failed;
         o["status"] = failed ? std::string_view("unknown") : diffStatusName(e.status);
+        if (!e.paramName.empty())
+            o["param_name"] = e.paramName;
+        if (e.group != DiffGroup::Other)
+            o["group"] = diffGroupName(e.group);
         if (e.a && e.a->keys != e.keys)
             o["path_a"] = joinKeys(e.a->keys, '/');
         if (e.b && e.b->keys != e.keys)
@@ -1170,7 +1389,10 @@ std::string diffTable(const Json &report)
     };
     for (const Json &e : report["entries"]) {
         const auto num = [&](const char *k) { return e.contains(k) ? numberText(e[k]) : std::string("-"); };
-        rows.push_back({e["status"].get<std::string>(), e["path"].get<std::string>(), side(e, "a", "value_a"),
+        std::string path = e["path"].get<std::string>();
+        if (e.contains("param_name"))
+            path += " [" + e["param_name"].get<std::string>() + "]";
+        rows.push_back({e["status"].get<std::string>(), std::move(path), side(e, "a", "value_a"),
                         side(e, "b", "value_b"), num("max_abs_diff"), num("mean_abs_diff"), num("rel_l2"),
                         num("cosine")});
         if (e.contains("error"))
@@ -1186,6 +1408,14 @@ std::string diffTable(const Json &report)
     if (s.contains("unknown"))
         out += ", " + std::to_string(s["unknown"].get<std::uint64_t>()) + " unknown";
     out += '\n';
+    if (report.contains("module_attributes_left_out")) {
+        for (const char *k : {"a", "b"}) {
+            const auto n = report["module_attributes_left_out"][k].get<std::uint64_t>();
+            if (n)
+                out += std::to_string(n) + " attributes of the module pickled whole in " + report[k].get<std::string>()
+                       + " are not compared: the other file holds no module object\n";
+        }
+    }
     if (report.contains("strip_prefix")) {
         for (const char *k : {"a", "b"}) {
             const std::string p = report["strip_prefix"][k].get<std::string>();

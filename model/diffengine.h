@@ -29,6 +29,12 @@ using Json = nlohmann::ordered_json;
 enum class DiffStatus : std::uint8_t { Same, Changed, Added, Removed, Shape, DType, Pending };
 std::string_view diffStatusName(DiffStatus s) noexcept; ///< "same", "changed", ... "pending"
 
+/// What an entry belongs to, for ranking (the compare view lists the model's weights before
+/// optimizer state, whose moments change by more than any weight) and naming. Ordered: a
+/// container holding several takes the largest.
+enum class DiffGroup : std::uint8_t { Other, Optimizer, Model };
+std::string_view diffGroupName(DiffGroup g) noexcept; ///< "other", "optimizer", "model"
+
 struct DiffOptions
 {
     /// Removed from the start of every key (each component of a path) on both sides before
@@ -58,12 +64,22 @@ struct DiffSide
     std::string dtype;             ///< tensors: torch dtype name
     std::vector<std::int64_t> shape;
     std::string value;             ///< plain values: Python repr (`1`, `0.001`, `'adam'`, `None`)
+    /// Optimizer state: the parameter it belongs to (optim's mapping: `param_names` or
+    /// order+shape; "" when the file does not determine it) and the index in `keys` of its id.
+    std::string paramName;
+    int paramKey = -1;
+    DiffGroup group = DiffGroup::Other;
 };
 
 struct DiffEntry
 {
     std::vector<std::string> keys; ///< matching key (after stripping); also the tree position
     DiffStatus status = DiffStatus::Pending;
+    /// Optimizer state: the parameter's name and the index in `keys` of its id (from the side
+    /// `keys` come from; "" and -1 otherwise).
+    std::string paramName;
+    int paramKey = -1;
+    DiffGroup group = DiffGroup::Other; ///< the larger of both sides' groups
     bool isTensor = false;        ///< a tensor on every side it is present on
     std::optional<DiffSide> a, b; ///< absent on the side it is missing from
     // Tensor metrics (double): max and mean |B-A|, ||B-A||2 / ||A||2 (null when ||A|| = 0),
@@ -93,6 +109,9 @@ struct DiffResult
     /// True when a side holds containers shared by so many paths that only the first of those
     /// paths are compared (format::SharedWalkGuard; a memo bomb).
     bool sharedCutA = false, sharedCutB = false;
+    /// Plain attributes of a module pickled whole (training, hooks, in_channels) on one side
+    /// when the other side holds no module object (a state dict): not compared, counted here.
+    std::size_t attributesLeftOutA = 0, attributesLeftOutB = 0;
     DiffSummary summary() const;
 };
 
@@ -101,7 +120,12 @@ struct DiffResult
 /// metrics say how much the conversion changed; the status stays DType).
 bool needsMetrics(const DiffEntry &entry) noexcept;
 
-/// Matches tensors and plain values (numbers, strings, bools, None) of `a` and `b` by path.
+/// Matches tensors and plain values (numbers, strings, bools, None) of `a` and `b` by path, in
+/// three rounds over what is still unmatched: (1) by path, with optimizer state keyed by its
+/// parameter's name where both files name it (an id that moved with a new layer still finds its
+/// parameter); (2) by path; (3) by the dotted module name the tree shows (`features.0.weight`
+/// for a state-dict key and for `_modules/features/_modules/0/_parameters/weight` of a module
+/// pickled whole; a `module.` / `_orig_mod.` wrapper level that only one side has is dropped).
 /// Plain values compare by their full repr; a list/tuple/set of plain values is one entry
 /// (`betas`, `params`), an empty container too; opaque objects without attributes are left out.
 /// Paths are walked like CheckpointData::paths (format::pathChildren), root then extraRoots.
@@ -135,6 +159,8 @@ format::TensorStats computeDifferenceStats(const format::StridedView &a, const f
                                            const format::StatsOptions &options = {});
 
 /// `ckpt-inspect diff --json` (PRODUCT.md 4) and its text table. Beyond PRODUCT.md: `keys`;
+/// `module_attributes_left_out` {"a", "b"} when not 0; `param_name` for optimizer state whose parameter the file names (the table shows it after
+/// the path); `group` ("model", "optimizer") for entries that are not "other";
 /// `path_a`/`path_b` when a prefix was stripped; `differing` (and `nan_mismatch` when not 0)
 /// for compared tensors; `error` and status "unknown" for a tensor whose values could not be
 /// read (summary key `unknown` when not 0); top-level `format_a`/`format_b`, `strip_prefix`,

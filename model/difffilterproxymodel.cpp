@@ -38,4 +38,15 @@ bool DiffFilterProxyModel::filterAcceptsRow(int sourceRow, const QModelIndex &so
     return false;
 }
 
+bool DiffFilterProxyModel::lessThan(const QModelIndex &left, const QModelIndex &right) const
+{
+    if (left.column() >= DiffModel::MaxAbsColumn) {
+        const int l = left.data(DiffGroupRole).toInt();
+        const int r = right.data(DiffGroupRole).toInt();
+        if (l != r)
+            return sortOrder() == Qt::DescendingOrder ? l < r : l > r;
+    }
+    return TensorFilterProxyModel::lessThan(left, right);
+}
+
 } // namespace ckpt

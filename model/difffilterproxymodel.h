@@ -21,6 +21,9 @@ public:
 
 protected:
     bool filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const override;
+    /// By a change metric: the model's weights before optimizer state before the rest, in
+    /// either order (Adam's moments change by more than any weight), then by the metric.
+    bool lessThan(const QModelIndex &left, const QModelIndex &right) const override;
 
 private:
     bool m_onlyDifferences = false;

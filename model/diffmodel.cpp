@@ -148,12 +148,35 @@ void DiffModel::build()
         byName.insert(key, n);
         return n;
     };
+    const auto moduleLevel = [](const std::string &key) {
+        return key == "_modules" || key == "_parameters" || key == "_buffers";
+    };
+    // A module pickled whole at the root: its other attributes go under "(attributes)" rows, as
+    // in the checkpoint tree.
+    const bool rootIsModule = std::any_of(m_result.entries.begin(), m_result.entries.end(), [&](const DiffEntry &e) {
+        return e.keys.size() > 1 && moduleLevel(e.keys.front());
+    });
     for (std::size_t i = 0; i < m_result.entries.size(); ++i) {
         const DiffEntry &e = m_result.entries[i];
         Node *at = root;
+        QString folded; // `_modules/` ... levels of a whole module, kept in the raw path only
         for (std::size_t k = 0; k < e.keys.size(); ++k) {
             const QString key = qs(e.keys[k]);
-            const QString base = at == root ? QString() : at->rawPath + QLatin1Char('/');
+            const bool last = k + 1 == e.keys.size();
+            if (!last && moduleLevel(e.keys[k])) {
+                folded += key + QLatin1Char('/');
+                continue;
+            }
+            // Directly in a module object (the root module, or below `_modules/<name>`), a key
+            // that is not a parameter or buffer is one of the module's attributes.
+            const bool inModule = k == 0 ? rootIsModule : (k >= 2 && e.keys[k - 2] == "_modules" && folded.isEmpty());
+            if (inModule && !e.isTensor && !(!last && moduleLevel(e.keys[k]))) {
+                Node *attrs = child(at, tr("(attributes)"), at == root ? QString() : at->rawPath);
+                at = attrs;
+            }
+            const QString base = (at == root || at->rawPath.isEmpty() ? QString() : at->rawPath + QLatin1Char('/')) + folded;
+            const bool submodule = folded.endsWith(QLatin1String("_modules/"));
+            folded.clear();
             // Tensor keys of state dicts carry the module hierarchy in dots.
             if (e.isTensor && splittable(key)) {
                 const QStringList parts = key.split(QLatin1Char('.'));
@@ -167,12 +190,17 @@ void DiffModel::build()
                 }
             } else {
                 at = child(at, key, base + key);
+                at->module = at->module || submodule;
+                if (static_cast<int>(k) == e.paramKey && !e.paramName.empty())
+                    at->label = qs(e.paramName);
             }
         }
         if (at != root) {
             at->entry = static_cast<int>(i);
             m_entryNode[i] = at;
         }
+        for (Node *n = at; n && n != root; n = n->parent)
+            n->group = std::max(n->group, e.group);
     }
     // Roll-ups bottom-up: children were created after their parents.
     for (auto it = m_nodes.rbegin(); it != m_nodes.rend(); ++it)
@@ -194,6 +222,9 @@ bool DiffModel::rollUp(Node *n)
     for (const Node *c : n->children) {
         for (int s = 0; s < kStatusCount; ++s)
             counts[static_cast<std::size_t>(s)] += c->counts[static_cast<std::size_t>(s)];
+        // A container of weights and optimizer state shows how much its weights moved.
+        if (c->group < n->group)
+            continue;
         // 0-d tensors are counters (num_batches_tracked, step): they would dominate every
         // module's largest change; they are listed with the values.
         if (c->entry >= 0 && c->children.empty() && isZeroDim(m_result.entries[static_cast<std::size_t>(c->entry)]))
@@ -390,11 +421,14 @@ QString DiffModel::toolTip(const Node *n, int column) const
 {
     if (n->entry < 0 || !n->children.empty()) {
         if (column >= MaxAbsColumn)
-            return tr("Module row: the largest value among the tensors below (cosine: the smallest)");
+            return tr("Module row: the largest value among the tensors below (cosine: the smallest); "
+                      "below weights and optimizer state, among the weights");
         return n->rawPath + QLatin1Char('\n') + statusText(n, true);
     }
     const DiffEntry &e = m_result.entries[static_cast<std::size_t>(n->entry)];
     QString tip = qs(e.path());
+    if (!e.paramName.empty())
+        tip += QLatin1Char('\n') + tr("Optimizer state of %1").arg(qs(e.paramName));
     auto sideTip = [&](const std::optional<DiffSide> &s, const QString &label) -> QString {
         if (!s)
             return label + tr(": not in this file");
@@ -439,7 +473,7 @@ QVariant DiffModel::data(const QModelIndex &index, int role) const
     switch (role) {
     case Qt::DisplayRole:
         switch (column) {
-        case NameColumn: return n->name;
+        case NameColumn: return n->label.isEmpty() ? n->name : tr("%1 (id %2)").arg(n->label, n->name);
         case StatusColumn: return statusText(n);
         case AColumn: return sideText(n, false);
         case BColumn: return sideText(n, true);
@@ -496,8 +530,9 @@ QVariant DiffModel::data(const QModelIndex &index, int role) const
     case Qt::ToolTipRole: return toolTip(n, column);
     case PathRole: return n->rawPath;
     case TreePathRole: return n->treePath;
-    case FilterRole: return n->name;
+    case FilterRole: return n->label.isEmpty() ? n->name : n->label + QLatin1Char(' ') + n->name;
     case DiffStatusRole: return static_cast<int>(rollUpStatus(n));
+    case DiffGroupRole: return static_cast<int>(n->group);
     case DiffEntryRole: return n->entry;
     case DiffersRole: {
         for (int s = 0; s < kStatusCount; ++s)

@@ -19,6 +19,7 @@ enum DiffRole {
     DiffStatusRole = RawValueRole + 32, ///< int(DiffStatus) of an entry or a module's roll-up
     DiffEntryRole,                      ///< index into DiffResult::entries, -1 for module rows
     DiffersRole,                        ///< bool: this row (or a row below it) is not `same`
+    DiffGroupRole,                      ///< int(DiffGroup): model weights rank before optimizer state
 };
 
 /// Text and background colours of a DiffStatus (shared by the tree, the values table and the
@@ -27,7 +28,9 @@ QColor diffStatusColor(DiffStatus status);
 QColor diffStatusBackground(DiffStatus status);
 
 /// A comparison (DiffResult) as a tree: the aligned paths split into levels, dotted tensor keys
-/// (`layer1.0.conv1.weight`) split into module nodes as in the checkpoint tree. Columns: name,
+/// (`layer1.0.conv1.weight`) split into module nodes and a whole module's `_modules` /
+/// `_parameters` / `_buffers` levels folded, as in the checkpoint tree; optimizer state ids
+/// shown with their parameter's name. Columns: name,
 /// status (with a roll-up on module rows), A and B (dtype and shape, or the value), and the
 /// change metrics. Module rows show the largest metric below them (the smallest cosine), so
 /// sorting by relative L2 change puts the modules that moved most first. Entries are updated
@@ -83,7 +86,9 @@ private:
         int row = 0;
         int entry = -1;
         bool module = false; ///< a prefix of dotted tensor keys (else a dict/object level)
+        DiffGroup group = DiffGroup::Other; ///< the largest group at or below
         QString name;
+        QString label;    ///< optimizer state ids: the parameter's name
         QString rawPath;  ///< keys joined with '/', dotted parts with '.'
         QString treePath; ///< every level joined with '/'
         std::vector<Node *> children;

@@ -6,6 +6,11 @@
 #include "torchlayout.h"
 
 #include <QAbstractItemModelTester>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QIcon>
 #include <QSet>
 #include <QSignalSpy>
@@ -282,6 +287,46 @@ private slots:
         if (!problems.isEmpty())
             QFAIL(qPrintable(problems.join(QLatin1Char('\n')) + QStringLiteral("\n\nTree:\n")
                              + test::dumpModel(&model, 3).left(4000)));
+    }
+
+    // Optimizer state rows carry their parameter's name: torch's names for every optimizer
+    // fixture of make_optim_fixtures.py whose mapping the file determines.
+    void optimizerStateNamedByParameter()
+    {
+        const QDir dir(QStringLiteral(CKPT_FIXTURES_DIR "/expected_optim"));
+        int named = 0;
+        for (const QString &f : dir.entryList({QStringLiteral("*.json")}, QDir::Files)) {
+            QFile in(dir.filePath(f));
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            const QJsonObject doc = QJsonDocument::fromJson(in.readAll()).object();
+            if (!doc.value(QStringLiteral("must_map")).toBool())
+                continue;
+            const QString file = doc.value(QStringLiteral("file")).toString();
+            LoadedCheckpoint loaded = CheckpointLoadJob::load(
+                file == QLatin1String("sample_epoch1.pt") ? QStringLiteral(CKPT_SOURCE_DIR "/resources/samples/") + file
+                                                          : QStringLiteral(CKPT_FIXTURES_DIR "/files/optim/") + file);
+            QVERIFY2(loaded.tree && loaded.data->ok(), qPrintable(f));
+            CheckpointTreeModel model;
+            QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+            model.setTree(loaded.tree);
+            for (const QJsonValue &o : doc.value(QStringLiteral("optimizers")).toArray()) {
+                const QString base = o[QStringLiteral("path")].toString();
+                for (const QJsonValue &p : o[QStringLiteral("params")].toArray()) {
+                    if (!p[QStringLiteral("name")].isString() || p[QStringLiteral("state")].toObject().isEmpty())
+                        continue;
+                    const QString id = QString::number(p[QStringLiteral("id")].toInt());
+                    const QString path = (base.isEmpty() ? QString() : base + QLatin1Char('/')) + QStringLiteral("state/") + id;
+                    const TreeNode *node = loaded.tree->findPath(path);
+                    QVERIFY2(node, qPrintable(f + QStringLiteral(": ") + path));
+                    const QString name = p[QStringLiteral("name")].toString();
+                    QCOMPARE(node->alias, name);
+                    QCOMPARE(model.indexForNode(node, CheckpointTreeModel::NameColumn).data().toString(),
+                             QStringLiteral("%1 (id %2)").arg(name, id));
+                    ++named;
+                }
+            }
+        }
+        QVERIFY2(named >= 20, qPrintable(QString::number(named)));
     }
 
     void damagedFileKeepsReadablePart()

@@ -310,12 +310,19 @@ void TestComparePanel::sortByChangeButton()
     QCOMPARE(proxy->sortColumn(), static_cast<int>(DiffModel::RelL2Column));
     QCOMPARE(proxy->sortOrder(), Qt::DescendingOrder);
     std::function<void(const QModelIndex &)> check = [&](const QModelIndex &parent) {
+        // Weights first, then optimizer state, then the rest; by rel L2 within each.
         double previous = std::numeric_limits<double>::infinity();
+        int previousGroup = std::numeric_limits<int>::max();
         for (int r = 0; r < proxy->rowCount(parent); ++r) {
             const QModelIndex idx = proxy->index(r, DiffModel::RelL2Column, parent);
             const double v = idx.data(SortRole).toDouble();
+            const int group = idx.data(DiffGroupRole).toInt();
+            QVERIFY2(group <= previousGroup, qPrintable(idx.siblingAtColumn(0).data(PathRole).toString()));
+            if (group < previousGroup)
+                previous = std::numeric_limits<double>::infinity();
             QVERIFY2(v <= previous, qPrintable(idx.siblingAtColumn(0).data(PathRole).toString()));
             previous = v;
+            previousGroup = group;
             check(idx.siblingAtColumn(0));
         }
     };
@@ -327,6 +334,9 @@ void TestComparePanel::sortByChangeButton()
         return proxy->mapFromSource(f.panel->model()->indexForPath(QStringLiteral("model_state_dict/") + QLatin1String(module))).row();
     };
     QVERIFY(sd.isValid());
+    const QModelIndex optimizer = proxy->mapFromSource(f.panel->model()->indexForPath(QStringLiteral("optimizer_state_dict")));
+    QVERIFY(optimizer.isValid());
+    QVERIFY2(sd.row() < optimizer.row(), "the model's weights rank before the optimizer's moments");
     QVERIFY(rowOf("fc") < rowOf("conv2"));
     QVERIFY(rowOf("conv2") < rowOf("conv1"));
 }

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -81,7 +82,10 @@ void compareDiff(const Json &ours, const Json &expected, Mismatches &m)
             m.add(where, "entry " + std::to_string(i) + " is " + o["path"].dump());
             continue;
         }
-        for (const char *k : {"status", "a", "b", "value_a", "value_b", "differing"})
+        // The parameter an optimizer state belongs to, as torch's named_parameters() orders it.
+        if (e.contains("group") && o.value("group", std::string("other")) != e["group"])
+            m.add(where, "group " + o.value("group", std::string("other")) + ", expected " + e["group"].dump());
+        for (const char *k : {"status", "a", "b", "value_a", "value_b", "differing", "param_name"})
             if (e.contains(k) != o.contains(k) || (e.contains(k) && o[k] != e[k]))
                 m.add(where, std::string(k) + ": " + (o.contains(k) ? o[k].dump() : "absent") + ", torch "
                                  + (e.contains(k) ? e[k].dump() : "absent"));
@@ -239,6 +243,61 @@ private slots:
             QVERIFY2(err.contains("--strip-prefix module."), err.constData());
         else
             QVERIFY2(err.isEmpty(), err.constData());
+    }
+
+    // A module pickled whole against its state dict (and its DataParallel wrapper's, with the
+    // prefix stripped): aligned on the module tree's names, every tensor at torch's raw paths.
+    void alignsModuleTreeAcrossLayouts_data()
+    {
+        QTest::addColumn<QString>("pair");
+        QTest::addColumn<bool>("cli");
+        for (const QString &p : QDir(expectedDir() + QStringLiteral("/aligned")).entryList({QStringLiteral("*.json")}))
+            for (bool cli : {false, true})
+                QTest::newRow(qPrintable(p + (cli ? QStringLiteral(" cli") : QStringLiteral(" engine")))) << p << cli;
+    }
+    void alignsModuleTreeAcrossLayouts()
+    {
+        QFETCH(QString, pair);
+        QFETCH(bool, cli);
+        const Json expected = loadExpected(QStringLiteral("aligned/") + pair);
+        QVERIFY(expected.is_object());
+        const QString fa = diffDir() + QLatin1Char('/') + QString::fromStdString(expected["a"].get<std::string>());
+        const QString fb = diffDir() + QLatin1Char('/') + QString::fromStdString(expected["b"].get<std::string>());
+        const std::string prefix = expected["prefix"].get<std::string>();
+        Json ours;
+        if (cli) {
+            QStringList args{QStringLiteral("diff"), QStringLiteral("--json")};
+            if (!prefix.empty())
+                args << QStringLiteral("--strip-prefix") << QString::fromStdString(prefix);
+            QByteArray out;
+            QCOMPARE(inspect(args << fa << fb, &out), 0);
+            ours = Json::parse(out.toStdString(), nullptr, false);
+        } else {
+            const auto a = read(fa), b = read(fb);
+            DiffOptions options;
+            options.detectPrefix = true; // the compare view's setting
+            ours = diffReport(*a, *b, diffCheckpoints(*a, *b, options));
+        }
+        QVERIFY(ours.is_object());
+        std::map<std::string, const Json *> byPathA;
+        for (const Json &e : ours["entries"]) {
+            const std::string pathA = e.value("path_a", e["path"].get<std::string>());
+            if (e.contains("a"))
+                byPathA[pathA] = &e;
+            // Every tensor of the state dict found its counterpart.
+            QVERIFY2(!(e.contains("b") && !e.contains("a")), e.dump().c_str());
+        }
+        for (const Json &t : expected["tensors"]) {
+            const std::string pathA = t["path_a"].get<std::string>();
+            QVERIFY2(byPathA.count(pathA), pathA.c_str());
+            const Json &e = *byPathA[pathA];
+            QCOMPARE(e["status"].get<std::string>(), t["status"].get<std::string>());
+            QCOMPARE(e.value("path_b", e["path"].get<std::string>()), t["path_b"].get<std::string>());
+            QCOMPARE(e["a"]["dtype"].get<std::string>(), t["dtype"].get<std::string>());
+            QCOMPARE(e["group"].get<std::string>(), std::string("model"));
+        }
+        QCOMPARE(ours["summary"]["same"].get<std::size_t>(), expected["tensors"].size());
+        QCOMPARE(ours["summary"]["added"].get<std::size_t>(), std::size_t(0));
     }
 
     // The text table: one row per entry, the summary line with torch's counts.

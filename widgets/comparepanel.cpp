@@ -493,6 +493,13 @@ void ComparePanel::updateSummary()
     part(s.shape, DiffStatus::Shape);
     part(s.dtype, DiffStatus::DType);
     part(s.pending, DiffStatus::Pending);
+    const DiffResult &r = m_model->result();
+    if (const std::size_t left = r.attributesLeftOutA + r.attributesLeftOutB) {
+        parts << QStringLiteral("<span title=\"%1\">%2</span>")
+                     .arg(tr("A module pickled whole has attributes (training, hooks, layer settings) that a state "
+                             "dict does not hold: they have no counterpart and are not compared"),
+                          tr("%1 module attributes not compared").arg(groupedCount(left)));
+    }
     m_summary->setText(m_model->result().entries.empty() && isLoading() ? QString()
                                                                         : parts.join(QStringLiteral(" &nbsp;·&nbsp; ")));
 }

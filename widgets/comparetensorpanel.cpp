@@ -400,6 +400,8 @@ void CompareTensorPanel::updateHeader()
         return s ? QString(qs(s->dtype) + QLatin1Char(' ') + shapeText(s->shape)).toHtmlEscaped() : QStringLiteral("—");
     };
     QString text = tr("A: %1 &nbsp;·&nbsp; B: %2").arg(side(e.a), side(e.b));
+    if (!e.paramName.empty())
+        text = tr("Optimizer state of <b>%1</b>").arg(qs(e.paramName).toHtmlEscaped()) + QStringLiteral("<br>") + text;
     if (e.maxAbsDiff || e.relL2 || e.cosine) {
         text += QStringLiteral("<br>")
             + tr("max |Δ| <b>%1</b> · mean |Δ| <b>%2</b> · rel L2 <b>%3</b> · cosine <b>%4</b> · %5 elements differ")
