@@ -4,11 +4,13 @@
 #include "kindicons.h"
 #include "mainwindow.h"
 #include "screenshotter.h"
+#include "themesupport.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
 #include <QRegularExpression>
+#include <QStyle>
 #include <QTimer>
 
 #include <cstdio>
@@ -59,6 +61,10 @@ int main(int argc, char *argv[])
     QCommandLineOption size(QStringLiteral("size"),
                             QStringLiteral("Window size for --screenshot (default 1440x900)."),
                             QStringLiteral("WxH"));
+    QCommandLineOption paletteOption(QStringLiteral("palette"),
+                                     QStringLiteral("Colours: system (default), light or dark (the Fusion style "
+                                                    "with a light or dark palette)."),
+                                     QStringLiteral("NAME"), QStringLiteral("system"));
     QCommandLineOption filter(QStringLiteral("filter"), QStringLiteral("Filter the tree by TEXT."),
                               QStringLiteral("TEXT"));
     // `--compare A B` takes two values, which QCommandLineParser cannot: they are taken out of
@@ -86,7 +92,17 @@ int main(int argc, char *argv[])
     parser.addOption(size);
     parser.addOption(filter);
     parser.addOption(compare);
+    parser.addOption(paletteOption);
     parser.process(arguments);
+    const QString paletteName = parser.value(paletteOption);
+    if (paletteName == QLatin1String("dark") || paletteName == QLatin1String("light")) {
+        QApplication::setStyle(QStringLiteral("Fusion"));
+        QApplication::setPalette(paletteName == QLatin1String("dark") ? darkPalette()
+                                                                        : QApplication::style()->standardPalette());
+    } else if (paletteName != QLatin1String("system")) {
+        std::fprintf(stderr, "ckpt-browser: --palette takes system, light or dark\n");
+        return 2;
+    }
 
     const bool shooting = parser.isSet(screenshot);
     MainWindow window;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointtreemodel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "kindicons.h"
@@ -210,15 +211,15 @@ QVariant CheckpointTreeModel::data(const QModelIndex &index, int role) const
     case Qt::ForegroundRole: {
         const int health = tensorHealth(n->tensor);
         if (n->dangerous || (health & (HealthNaN | HealthInf)))
-            return QBrush(QColor(0xc6, 0x28, 0x28));
+            return QBrush(toneColor(Tone::Danger));
         if (column == NameColumn && badBelow(n))
-            return QBrush(QColor(0xb2, 0x4a, 0x00));
+            return QBrush(toneColor(Tone::Warning));
         if (health & HealthAllZero)
-            return QBrush(QColor(0x8a, 0x8a, 0x8a));
+            return QBrush(toneColor(Tone::Muted));
         if (n->kind == NodeKind::More)
-            return QBrush(QColor(0x8a, 0x8a, 0x8a));
+            return QBrush(toneColor(Tone::Muted));
         if (column == ShapeColumn && (n->kind == NodeKind::Scalar || n->kind == NodeKind::String))
-            return QBrush(QColor(0x1d, 0x5f, 0x9e)); // plain values read as values
+            return QBrush(toneColor(Tone::Value)); // plain values read as values
         return {};
     }
     case Qt::FontRole:

@@ -3,6 +3,7 @@
 
 #include "displayformat.h"
 #include "kindicons.h"
+#include "themecolors.h"
 
 #include <QBrush>
 #include <QFont>
@@ -71,20 +72,25 @@ bool isZeroDim(const DiffEntry &e)
 
 QColor diffStatusColor(DiffStatus status)
 {
+    // The light palette's shades; a dark palette gets lighter ones of the same hues.
+    const bool dark = isDarkPalette(appPalette());
     switch (status) {
-    case DiffStatus::Same: return QColor(0x6e, 0x6e, 0x6e);
-    case DiffStatus::Changed: return QColor(0xa8, 0x5a, 0x00);
-    case DiffStatus::Added: return QColor(0x1b, 0x7a, 0x34);
-    case DiffStatus::Removed: return QColor(0xb0, 0x25, 0x1d);
-    case DiffStatus::Shape: return QColor(0x7a, 0x35, 0xb0);
-    case DiffStatus::DType: return QColor(0x1d, 0x5c, 0xb0);
-    case DiffStatus::Pending: return QColor(0x90, 0x90, 0x90);
+    case DiffStatus::Same: return dark ? QColor(0xa0, 0xa0, 0xa0) : QColor(0x66, 0x66, 0x66);
+    case DiffStatus::Changed: return dark ? QColor(0xf0, 0xb0, 0x50) : QColor(0x8f, 0x4c, 0x00);
+    case DiffStatus::Added: return dark ? QColor(0x7e, 0xd3, 0x87) : QColor(0x18, 0x70, 0x2f);
+    case DiffStatus::Removed: return dark ? QColor(0xff, 0x8a, 0x80) : QColor(0xb0, 0x25, 0x1d);
+    case DiffStatus::Shape: return dark ? QColor(0xc8, 0x9b, 0xf0) : QColor(0x7a, 0x35, 0xb0);
+    case DiffStatus::DType: return dark ? QColor(0x82, 0xb1, 0xff) : QColor(0x1d, 0x5c, 0xb0);
+    case DiffStatus::Pending: return dark ? QColor(0x9a, 0x9a, 0x9a) : QColor(0x5e, 0x5e, 0x5e);
     }
     return {};
 }
 
 QColor diffStatusBackground(DiffStatus status)
 {
+    const QPalette palette = appPalette();
+    if (isDarkPalette(palette))
+        return mixColors(palette.color(QPalette::Base), diffStatusColor(status), 0.2);
     switch (status) {
     case DiffStatus::Same: return QColor(0xee, 0xee, 0xee);
     case DiffStatus::Changed: return QColor(0xff, 0xec, 0xc8);
@@ -504,7 +510,7 @@ QVariant DiffModel::data(const QModelIndex &index, int role) const
         if (column == StatusColumn)
             return QBrush(diffStatusColor(rollUpStatus(n)));
         if (module && column >= MaxAbsColumn)
-            return QBrush(QColor(0x70, 0x70, 0x70));
+            return QBrush(toneColor(Tone::Muted));
         return {};
     case Qt::BackgroundRole:
         if (column == StatusColumn && rollUpStatus(n) != DiffStatus::Same)

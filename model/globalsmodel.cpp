@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "globalsmodel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "kindicons.h"
@@ -99,15 +100,15 @@ QVariant GlobalsModel::data(const QModelIndex &index, int role) const
         return {};
     case Qt::BackgroundRole:
         if (g.cls == GlobalClass::Dangerous)
-            return QBrush(QColor(0xfd, 0xe0, 0xe0));
+            return QBrush(toneBackground(Tone::Danger));
         if (g.cls == GlobalClass::Opaque)
-            return QBrush(QColor(0xff, 0xf4, 0xd6));
+            return QBrush(toneBackground(Tone::Warning));
         return {};
     case Qt::ForegroundRole:
         if (g.cls == GlobalClass::Dangerous)
-            return QBrush(QColor(0x9b, 0x1c, 0x1c));
+            return QBrush(toneColor(Tone::Danger));
         if (g.cls == GlobalClass::Opaque)
-            return QBrush(QColor(0x20, 0x20, 0x20));
+            return QBrush(appPalette().color(QPalette::Text));
         return {};
     case Qt::FontRole:
         if (g.cls == GlobalClass::Dangerous) {

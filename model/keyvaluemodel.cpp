@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "keyvaluemodel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "modelroles.h"
@@ -323,9 +324,9 @@ QVariant KeyValueModel::data(const QModelIndex &index, int role) const
         return {};
     case Qt::ForegroundRole:
         if (index.column() == ValueColumn && v && v->kind == ValueKind::Str)
-            return QBrush(QColor(0x2e, 0x7d, 0x32));
+            return QBrush(toneColor(Tone::Good));
         if (index.column() == ValueColumn && v && (v->kind == ValueKind::Int || v->kind == ValueKind::Float))
-            return QBrush(QColor(0x1d, 0x5f, 0x9e));
+            return QBrush(toneColor(Tone::Value));
         return {};
     case TensorKeyRole:
         return v && v->kind == ValueKind::Tensor ? static_cast<int>(v->integer) : -1;

@@ -4,6 +4,7 @@ target_sources(ckpt_model PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/modelroles.h
   ${CMAKE_CURRENT_LIST_DIR}/displayformat.h ${CMAKE_CURRENT_LIST_DIR}/displayformat.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kindicons.h ${CMAKE_CURRENT_LIST_DIR}/kindicons.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/themecolors.h ${CMAKE_CURRENT_LIST_DIR}/themecolors.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpointtree.h ${CMAKE_CURRENT_LIST_DIR}/checkpointtree.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpointtreemodel.h ${CMAKE_CURRENT_LIST_DIR}/checkpointtreemodel.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tensorfilterproxymodel.h ${CMAKE_CURRENT_LIST_DIR}/tensorfilterproxymodel.cpp

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "optimizerparamsmodel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "kindicons.h"
@@ -174,7 +175,7 @@ QVariant OptimizerParamsModel::data(const QModelIndex &index, int role) const
             if (role == SortRole)
                 return QStringLiteral("\uffff%1").arg(p.id, 12, 10, QLatin1Char('0'));
             if (role == Qt::ForegroundRole)
-                return QColor(0xb0, 0x60, 0x00);
+                return toneColor(Tone::Warning);
         } else {
             if (role == Qt::DisplayRole || role == SortRole)
                 return p.name;

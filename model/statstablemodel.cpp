@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "statstablemodel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "modelroles.h"
@@ -115,9 +116,9 @@ QVariant StatsTableModel::data(const QModelIndex &index, int role) const
     case Qt::ForegroundRole:
         if ((row == NaNRow && m_stats->nan) || (row == PosInfRow && m_stats->posinf)
             || (row == NegInfRow && m_stats->neginf))
-            return QBrush(QColor(0xc6, 0x28, 0x28));
+            return QBrush(toneColor(Tone::Danger));
         if (row == ZerosRow && m_stats->numel && m_stats->zeros == m_stats->numel)
-            return QBrush(QColor(0xc6, 0x28, 0x28));
+            return QBrush(toneColor(Tone::Danger));
         return {};
     default: return {};
     }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "tensorslicemodel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "modelroles.h"
@@ -163,7 +164,7 @@ QVariant TensorSliceModel::data(const QModelIndex &index, int role) const
     case RawValueRole: return v.re;
     case Qt::ForegroundRole:
         if (!std::isfinite(v.re) || !std::isfinite(v.im))
-            return QBrush(QColor(0xc6, 0x28, 0x28));
+            return QBrush(toneColor(Tone::Danger));
         return {};
     case Qt::ToolTipRole: {
         QStringList parts;

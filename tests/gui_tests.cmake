@@ -24,6 +24,11 @@ if(TARGET ckpt_browser_lib)
       ckpt_add_test(${t} LIBS ckpt_browser_lib nlohmann_json::nlohmann_json)
     endif()
   endforeach()
+  # Layout and palette at 1280x720 (issue 16 item 9): looks inside the plots.
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tst_layout.cpp)
+    find_package(QCustomPlotQt6 REQUIRED)
+    ckpt_add_test(layout LIBS ckpt_browser_lib QCustomPlotQt6::QCustomPlotQt6 nlohmann_json::nlohmann_json)
+  endif()
   if(TARGET tst_mainwindow)
     add_dependencies(tst_mainwindow ckpt-inspect) # the GUI's totals are compared with `ls --json`
   endif()

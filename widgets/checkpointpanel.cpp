@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointpanel.h"
+#include "themesupport.h"
 
 #include "checkpointtreemodel.h"
 #include "checkpointtreeview.h"
@@ -109,7 +110,7 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
     placeholder->setAlignment(Qt::AlignCenter);
     placeholder->setWordWrap(true);
     placeholder->setMargin(24);
-    placeholder->setStyleSheet(QStringLiteral("color: palette(dark); font-size: 11pt;"));
+    useMutedText(placeholder, QStringLiteral("font-size: 11pt;"));
     placeholder->setText(tr("Select a row in the tree.\n\nA tensor shows its statistics, histogram and values;"
                             " a module its totals and children; the file its summary and security report."));
     m_details->addWidget(m_placeholder);
@@ -125,6 +126,9 @@ CheckpointPanel::CheckpointPanel(QWidget *parent)
     m_splitter->setStretchFactor(1, 1);
     m_splitter->setSizes({620, 780});
     m_splitter->setChildrenCollapsible(false);
+    // The details pane does not push the splitter around when the selection changes its page.
+    m_details->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_details->setMinimumWidth(420);
     left->setMinimumWidth(260);
     layout->addWidget(m_splitter, 1);
 
@@ -437,6 +441,8 @@ void CheckpointPanel::onLoaded(const LoadedCheckpoint &result)
     } else {
         expandDefault();
     }
+    // Numbers are never elided: the widest sums sit in the rows shown first.
+    m_tree->fitColumnsToContents({CheckpointTreeModel::ElementsColumn, CheckpointTreeModel::SizeColumn});
     QString target = m_pendingSelection;
     m_pendingSelection.clear();
     bool selected = false;

@@ -21,6 +21,8 @@ CheckpointTreeView::CheckpointTreeView(QWidget *parent)
     setSelectionBehavior(QAbstractItemView::SelectRows);
     setEditTriggers(QAbstractItemView::NoEditTriggers);
     setAllColumnsShowFocus(true);
+    // Long names keep both ends (`model_state_dict/…/attn.qkv.weight`); the tooltip has all.
+    setTextElideMode(Qt::ElideMiddle);
     setExpandsOnDoubleClick(true);
     header()->setSortIndicator(-1, Qt::AscendingOrder);
     header()->setSortIndicatorClearable(true);
@@ -47,7 +49,7 @@ void CheckpointTreeView::fitNameColumn()
     for (int c = 1; c < header()->count(); ++c)
         if (!header()->isSectionHidden(c))
             others += header()->sectionSize(c);
-    const int width = std::max(180, viewport()->width() - others);
+    const int width = std::max(m_nameMinimum, viewport()->width() - others);
     m_fitting = true;
     setColumnWidth(0, width);
     m_fitting = false;
@@ -65,6 +67,19 @@ void CheckpointTreeView::applyDefaultColumnWidths()
     setColumnWidth(4, std::max(70, 9 * digit));
     m_fitting = false;
     m_nameColumnUserSized = false;
+    fitNameColumn();
+}
+
+void CheckpointTreeView::fitColumnsToContents(const QList<int> &columns, int maxWidth)
+{
+    m_fitting = true;
+    for (int c : columns) {
+        const int before = columnWidth(c);
+        const int wanted = std::min(maxWidth, sizeHintForColumn(c));
+        if (wanted > before)
+            setColumnWidth(c, wanted);
+    }
+    m_fitting = false;
     fitNameColumn();
 }
 

@@ -16,6 +16,18 @@ public:
 
     /// Column widths that fit typical checkpoints (Name wide, numbers compact).
     void applyDefaultColumnWidths();
+    /// Widens `columns` to their contents (the shown rows), so that numbers are never elided;
+    /// never narrower than now, at most `maxWidth`. The Name column then takes what is left.
+    void fitColumnsToContents(const QList<int> &columns, int maxWidth = 260);
+    /// The columns that are not the Name column keep their size; the Name column takes the
+    /// viewport's remaining width, at least `minimum` (default 180 px).
+    void setNameColumnMinimum(int minimum) { m_nameMinimum = minimum; }
+    /// The Name column follows the viewport's width again (after widths were set by code).
+    void refitNameColumn()
+    {
+        m_nameColumnUserSized = false;
+        fitNameColumn();
+    }
     /// Copies the raw path of the current row to the clipboard; returns it.
     QString copyCurrentPath();
 
@@ -32,6 +44,7 @@ private:
     void fitNameColumn();
 
     bool m_nameColumnUserSized = false;
+    int m_nameMinimum = 180;
     bool m_fitting = false;
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "comparehistogramplot.h"
+#include "themesupport.h"
 
 #include "displayformat.h"
 
@@ -49,10 +50,17 @@ CompareHistogramPlot::CompareHistogramPlot(QWidget *parent)
     fillB.setAlpha(45);
     m_stepB->setBrush(fillB);
 
+    // The legend in a row of its own above the plot: inside the axis rect it covered the bars.
     m_plot->legend->setVisible(true);
-    m_plot->legend->setBrush(QColor(255, 255, 255, 215));
-    m_plot->legend->setBorderPen(QPen(QColor(0xb0, 0xb0, 0xb0)));
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+    m_plot->axisRect()->insetLayout()->simplify();
+    m_plot->plotLayout()->insertRow(0);
+    m_plot->plotLayout()->addElement(0, 0, m_plot->legend);
+    m_plot->plotLayout()->setRowStretchFactor(0, 0.001);
+    m_plot->plotLayout()->setRowSpacing(0);
+    m_plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    m_plot->legend->setMargins(QMargins(0, 4, 0, 0));
+    m_plot->legend->setBrush(QColor(255, 255, 255, 215)); // palette-styled by followPalette()
 
     m_message = new QCPItemText(m_plot);
     m_message->setPositionAlignment(Qt::AlignCenter);
@@ -72,6 +80,9 @@ CompareHistogramPlot::CompareHistogramPlot(QWidget *parent)
     m_readoutItem->setVisible(false);
 
     connect(m_plot, &QCustomPlot::mouseMove, this, &CompareHistogramPlot::onMouseMove);
+    m_plot->xAxis->setNumberPrecision(4);
+    connect(m_plot, &QCustomPlot::afterLayout, this, [this] { fitValueTicks(m_plot); });
+    followPalette(m_plot);
     setNames(m_nameA, m_nameB);
     clear();
 }

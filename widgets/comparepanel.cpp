@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "comparepanel.h"
+#include "themesupport.h"
 
 #include "checkpointtreeview.h"
 #include "comparetensorpanel.h"
@@ -157,7 +158,7 @@ ComparePanel::ComparePanel(QWidget *parent)
     m_placeholder->setWordWrap(true);
     m_placeholder->setMargin(24);
     m_placeholder->setTextFormat(Qt::RichText);
-    m_placeholder->setStyleSheet(QStringLiteral("color: palette(dark); font-size: 11pt;"));
+    useMutedText(m_placeholder, QStringLiteral("font-size: 11pt;"));
     m_details->addWidget(m_placeholder);
     m_details->addWidget(m_tensorPanel);
 
@@ -172,12 +173,26 @@ ComparePanel::ComparePanel(QWidget *parent)
 
     const QFontMetrics fm(font());
     const int digit = fm.horizontalAdvance(QLatin1Char('0'));
+    // What matters first is shown first: the change metrics right after the status, the
+    // dtypes and shapes last (elided in the middle, whole in the tooltip). At 1280 px every
+    // column fits; the Name column takes what is left.
+    QHeaderView *header = m_tree->header();
+    for (int c : {DiffModel::RelL2Column, DiffModel::CosineColumn, DiffModel::MaxAbsColumn, DiffModel::MeanAbsColumn})
+        header->moveSection(header->visualIndex(c), header->count() - 1);
+    for (int c : {DiffModel::AColumn, DiffModel::BColumn})
+        header->moveSection(header->visualIndex(c), header->count() - 1);
     m_tree->setColumnWidth(DiffModel::NameColumn, 26 * digit);
-    m_tree->setColumnWidth(DiffModel::StatusColumn, 15 * digit);
-    m_tree->setColumnWidth(DiffModel::AColumn, 16 * digit);
-    m_tree->setColumnWidth(DiffModel::BColumn, 16 * digit);
+    m_tree->setColumnWidth(DiffModel::StatusColumn, fm.horizontalAdvance(QStringLiteral("changed 99/99")) + 14);
+    m_tree->setColumnWidth(DiffModel::AColumn, 11 * digit);
+    m_tree->setColumnWidth(DiffModel::BColumn, 11 * digit);
+    // numberText(v, 4) is at most 9 characters ("0.0005007", "1.234e-05").
     for (int c = DiffModel::MaxAbsColumn; c <= DiffModel::CosineColumn; ++c)
-        m_tree->setColumnWidth(c, 9 * digit);
+        m_tree->setColumnWidth(c, fm.horizontalAdvance(QStringLiteral("0.0005007")) + 12);
+    m_tree->setNameColumnMinimum(150);
+    m_tree->refitNameColumn();
+    // The details pane does not push the splitter around when its content changes.
+    m_details->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_details->setMinimumWidth(360);
     m_valuesView->setColumnWidth(DiffValueModel::PathColumn, 40 * digit);
     m_valuesView->setColumnWidth(DiffValueModel::AColumn, 16 * digit);
     m_valuesView->setColumnWidth(DiffValueModel::BColumn, 16 * digit);
@@ -435,6 +450,11 @@ void ComparePanel::onAligned(std::shared_ptr<const DiffResult> result)
     m_model->setResult(*result);
     m_values->setResult(*result, m_a.data, m_b.data);
     m_valuesView->resizeColumnToContents(DiffValueModel::PathColumn);
+    // Long paths are elided in the middle: the values and the change stay in view.
+    m_valuesView->setTextElideMode(Qt::ElideMiddle);
+    if (const int cap = m_valuesView->viewport()->width() * 2 / 5; cap > 120
+        && m_valuesView->columnWidth(DiffValueModel::PathColumn) > cap)
+        m_valuesView->setColumnWidth(DiffValueModel::PathColumn, cap);
     auto prefixText = [](const std::string &p) {
         return p.empty() ? tr("nothing") : QStringLiteral("“%1”").arg(qs(p));
     };
@@ -558,6 +578,16 @@ QString ComparePanel::currentPath() const
 {
     const QModelIndex idx = m_tree->currentIndex();
     return idx.isValid() ? idx.siblingAtColumn(0).data(PathRole).toString() : QString();
+}
+
+void ComparePanel::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    if (!m_splitterPlaced && width() > 0 && isVisible()) {
+        m_splitterPlaced = true;
+        const int w = m_splitter->width();
+        m_splitter->setSizes({w * 62 / 100, w - w * 62 / 100});
+    }
 }
 
 void ComparePanel::sortByChange()

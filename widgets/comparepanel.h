@@ -103,6 +103,10 @@ signals:
     void statusChanged();
     void message(const QString &text);
 
+protected:
+    /// The first time the panel has its size, the aligned tree gets 62 % of it.
+    void resizeEvent(QResizeEvent *event) override;
+
 private:
     void startLoad();
     void onLoaded(bool isB, const LoadedCheckpoint &result);
@@ -139,6 +143,7 @@ private:
     QTimer *m_filterTimer;
     QCheckBox *m_onlyDiff;
     CheckpointTreeView *m_tree;
+    bool m_splitterPlaced = false;
     QTableView *m_valuesView;
     QStackedWidget *m_details;
     QLabel *m_placeholder;

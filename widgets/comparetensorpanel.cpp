@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "comparetensorpanel.h"
+#include "themecolors.h"
 
 #include "comparehistogramplot.h"
 #include "diffmodel.h"
@@ -413,7 +414,7 @@ void CompareTensorPanel::updateHeader()
     if (e.nanMismatch)
         text += QStringLiteral("<br>") + tr("%1 elements are NaN on one side only").arg(groupedCount(e.nanMismatch));
     if (!e.error.empty())
-        text += QStringLiteral("<br><span style=\"color:#b0251d\">%1</span>").arg(qs(e.error).toHtmlEscaped());
+        text += QStringLiteral("<br><span style=\"color:%1\">%2</span>").arg(toneColor(Tone::Danger).name(), qs(e.error).toHtmlEscaped());
     m_metrics->setText(text);
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "heatmapplot.h"
+#include "themesupport.h"
 
 #include "displayformat.h"
 
@@ -101,6 +102,7 @@ HeatmapPlot::HeatmapPlot(QWidget *parent)
     connect(m_plot, &QCustomPlot::mouseMove, this, &HeatmapPlot::onMouseMove);
     // The axis rect's size is known after layout: fix the aspect ratio there, before drawing.
     connect(m_plot, &QCustomPlot::afterLayout, this, &HeatmapPlot::keepSquareCells);
+    followPalette(m_plot);
     clear();
 }
 

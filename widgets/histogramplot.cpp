@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "histogramplot.h"
+#include "themesupport.h"
 
 #include "displayformat.h"
 
@@ -89,6 +90,9 @@ HistogramPlot::HistogramPlot(QWidget *parent)
     m_messageItem->setVisible(false);
 
     connect(m_plot, &QCustomPlot::mouseMove, this, &HistogramPlot::onMouseMove);
+    m_plot->xAxis->setNumberPrecision(4);
+    connect(m_plot, &QCustomPlot::afterLayout, this, [this] { fitValueTicks(m_plot); });
+    followPalette(m_plot); // also restyles the read-out and message items
     clear();
 }
 

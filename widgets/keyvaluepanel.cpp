@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "keyvaluepanel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "keyvaluemodel.h"
@@ -72,7 +73,7 @@ void KeyValuePanel::setNode(std::shared_ptr<const CheckpointTree> tree, const Tr
         sub += tr(" · %1 tensors, %2 elements, %3")
                    .arg(groupedCount(node->tensorCount), groupedCount(node->elements), humanBytes(node->bytes));
     if (node->value && node->value->offset)
-        sub += tr(" · <span style='color:#777'>pickle offset %1</span>").arg(groupedCount(node->value->offset));
+        sub += tr(" · <span style='color:%1'>pickle offset %2</span>").arg(toneColor(Tone::Muted).name(), groupedCount(node->value->offset));
     m_subtitle->setText(sub);
     m_model->setValue(m_tree->data(), node->value, node->name);
     // Show the first level of small containers opened up.

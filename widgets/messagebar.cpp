@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "messagebar.h"
+#include "themecolors.h"
 
 #include "kindicons.h"
 
@@ -42,6 +43,7 @@ void MessageBar::showMessage(Type type, const QString &text)
     m_type = type;
     QString bg, border, fg;
     QIcon icon;
+    Tone tone = Tone::Value;
     switch (type) {
     case Type::Info:
         bg = QStringLiteral("#e6f0fb"); border = QStringLiteral("#8fb4e3"); fg = QStringLiteral("#17365d");
@@ -50,15 +52,25 @@ void MessageBar::showMessage(Type type, const QString &text)
     case Type::Positive:
         bg = QStringLiteral("#e5f4e8"); border = QStringLiteral("#86c495"); fg = QStringLiteral("#1b4d2a");
         icon = style()->standardIcon(QStyle::SP_DialogApplyButton);
+        tone = Tone::Good;
         break;
     case Type::Warning:
         bg = QStringLiteral("#fff4d6"); border = QStringLiteral("#e0b84f"); fg = QStringLiteral("#4d3800");
         icon = warningIcon();
+        tone = Tone::Warning;
         break;
     case Type::Error:
         bg = QStringLiteral("#fde2e2"); border = QStringLiteral("#e08a8a"); fg = QStringLiteral("#6e1212");
         icon = dangerIcon();
+        tone = Tone::Danger;
         break;
+    }
+    if (isDarkPalette(palette())) {
+        // The same hues, dark: a tinted base, the tone as border, light text.
+        const QColor base = palette().color(QPalette::Base);
+        bg = mixColors(base, toneColor(tone, palette()), 0.2).name();
+        border = toneColor(tone, palette()).name();
+        fg = palette().color(QPalette::Text).name();
     }
     setStyleSheet(QStringLiteral("QFrame#MessageBar { background: %1; border: 1px solid %2; border-radius: 4px; }"
                                  " QFrame#MessageBar QLabel { color: %3; background: transparent; }")

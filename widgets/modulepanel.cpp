@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "modulepanel.h"
+#include "themecolors.h"
 
 #include "checkpointtreemodel.h"
 #include "displayformat.h"
@@ -225,9 +226,10 @@ void ModulePanel::setNode(std::shared_ptr<const CheckpointTree> tree, const Tree
                        .arg(groupedCount(static_cast<std::uint64_t>(params)), groupedCount(paramElements),
                             shortCount(paramElements), groupedCount(static_cast<std::uint64_t>(buffers)));
     if (all.size() != node->tensorCount)
-        summary += tr("<br><span style='color:#777'>Tied or shared tensors are counted once; the tree "
+        summary += tr("<br><span style='color:%2'>Tied or shared tensors are counted once; the tree "
                       "columns count every path (%1 rows).</span>")
-                       .arg(node->tensorCount);
+                       .arg(node->tensorCount)
+                       .arg(toneColor(Tone::Muted).name());
     m_summary->setText(summary);
     m_dtypeModel->setShares(dtypeMix(*m_tree, node));
     m_dtypeView->resizeColumnsToContents();

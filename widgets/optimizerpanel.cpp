@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "optimizerpanel.h"
+#include "themecolors.h"
 
 #include "displayformat.h"
 #include "modelroles.h"
@@ -205,8 +206,9 @@ void OptimizerPanel::setOptimizer(std::shared_ptr<const TrainingOverview> overvi
     else
         text += tr("Ids mapped against <b>%1</b>: %2 named").arg(o->modelPath.toHtmlEscaped()).arg(o->namedCount);
     if (unnamed > 0 && !o->modelPath.isEmpty())
-        text += tr("; <span style='color:#b06000'>%1 not certain (shown by id, never by a guessed name)</span>")
-                    .arg(unnamed);
+        text += tr("; <span style='color:%2'>%1 not certain (shown by id, never by a guessed name)</span>")
+                    .arg(unnamed)
+                    .arg(toneColor(Tone::Warning).name());
     text += QLatin1Char('.');
     m_summaryText = text;
     m_summary->setText(text);

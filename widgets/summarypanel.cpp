@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "summarypanel.h"
+#include "themesupport.h"
 
 #include "displayformat.h"
 #include "messagebar.h"
@@ -40,7 +41,7 @@ SummaryPanel::SummaryPanel(QWidget *parent)
     m_title->setFont(titleFont);
     m_path->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_path->setWordWrap(true);
-    m_path->setStyleSheet(QStringLiteral("color: palette(dark);"));
+    useMutedText(m_path);
     layout->addWidget(m_title);
     layout->addWidget(m_path);
     layout->addWidget(m_error);
@@ -129,7 +130,7 @@ void SummaryPanel::setTree(std::shared_ptr<const CheckpointTree> tree, qint64 lo
     for (const auto &s : cp.storages)
         presentStorages += s.present;
     auto row = [](const QString &k, const QString &v) {
-        return QStringLiteral("<tr><td style='color:#666; padding-right:10px'>%1</td><td>%2</td></tr>").arg(k, v);
+        return QStringLiteral("<tr><td style='color:%3; padding-right:10px'>%1</td><td>%2</td></tr>").arg(k, v, toneColor(Tone::Muted).name());
     };
     QString html = QStringLiteral("<table cellspacing='0' cellpadding='2'>");
     html += row(tr("Format"), QStringLiteral("<b>%1</b>").arg(qs(format::formatName(cp.format))));

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tensordetailspanel.h"
+#include "themecolors.h"
+#include "themesupport.h"
 
 #include "displayformat.h"
 #include "histogrampanel.h"
@@ -87,7 +89,7 @@ TensorDetailsPanel::TensorDetailsPanel(QWidget *parent)
     m_statsView->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_statsView->verticalHeader()->setDefaultSectionSize(m_statsView->fontMetrics().height() + 6);
     m_statsNote->setWordWrap(true);
-    m_statsNote->setStyleSheet(QStringLiteral("color: palette(dark);"));
+    useMutedText(m_statsNote);
     leftLayout->addWidget(m_statsView, 1);
     leftLayout->addWidget(m_statsNote);
     m_statsSplitter->addWidget(left);
@@ -202,9 +204,9 @@ QString TensorDetailsPanel::headerHtml(const TreeNode *node) const
                       .arg(groupedCount(static_cast<std::uint64_t>(t.storageOffset)))
                       .arg(groupedCount(s.numel), qs(format::dtypeName(s.dtype)), humanBytes(s.nbytes()));
         if (!s.present && !s.problem.empty())
-            storage += QStringLiteral(" <span style='color:#b71c1c'>— %1</span>").arg(esc(qs(s.problem)));
+            storage += QStringLiteral(" <span style='color:%1'>— %2</span>").arg(toneColor(Tone::Danger).name(), esc(qs(s.problem)));
         if (!s.record.empty())
-            storage += QStringLiteral("<br><span style='color:#777'>%1</span>").arg(esc(qs(s.record)));
+            storage += QStringLiteral("<br><span style='color:%1'>%2</span>").arg(toneColor(Tone::Muted).name(), esc(qs(s.record)));
     }
     if (!cp.shardOfTensor.empty() && static_cast<std::size_t>(node->tensor) < cp.shardOfTensor.size())
         storage += QStringLiteral("<br>shard %1").arg(esc(qs(cp.shardOfTensor[static_cast<std::size_t>(node->tensor)])));
@@ -227,8 +229,9 @@ QString TensorDetailsPanel::headerHtml(const TreeNode *node) const
         shared = shared.mid(0, 10) << QStringLiteral("…");
 
     QString html = QStringLiteral(
-        "<style>td.k { color: #666; padding-right: 6px; white-space: nowrap; }"
-        " td.v { padding-right: 18px; }</style><table cellspacing='0' cellpadding='1'>");
+        "<style>td.k { color: %1; padding-right: 6px; white-space: nowrap; }"
+        " td.v { padding-right: 18px; }</style><table cellspacing='0' cellpadding='1'>")
+                       .arg(toneColor(Tone::Muted).name());
     html += row(tr("DType"), QStringLiteral("<b>%1</b>").arg(dtype), tr("Shape"),
                 QStringLiteral("<b>%1</b>").arg(shapeText(t.shape)));
     html += row(tr("Elements"), groupedCount(t.numel()), tr("Size"),

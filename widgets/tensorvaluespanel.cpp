@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "tensorvaluespanel.h"
+#include "themesupport.h"
 
 #include "displayformat.h"
 #include "heatmapplot.h"
@@ -58,7 +59,7 @@ TensorValuesPanel::TensorValuesPanel(QWidget *parent)
     layout->addWidget(m_info);
     m_message->setAlignment(Qt::AlignCenter);
     m_message->setWordWrap(true);
-    m_message->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 11pt;"));
+    useMutedText(m_message, QStringLiteral("font-size: 11pt;"));
     m_message->hide();
     layout->addWidget(m_message, 1);
 
