@@ -188,20 +188,15 @@ private:
     /// Each optimizer's `state/<id>` rows get the name of their parameter (as `optim` maps it).
     void nameOptimizerState(TreeNode *root, const std::vector<TrainingItem> &items)
     {
-        for (const TrainingItem &item : items) {
-            if (item.kind != TrainingKind::Optimizer)
-                continue;
-            std::vector<std::string> keys = item.keys;
+        for (const auto &o : optimizerStateNames(m_data, items).optimizers) {
+            std::vector<std::string> keys = o.keys;
             keys.push_back("state");
             TreeNode *state = rowAt(root, keys);
             if (!state)
                 continue;
-            for (const ParamMapping &p : mapOptimizer(m_data, item, items).params) {
-                if (!p.name)
-                    continue;
-                if (TreeNode *row = rowAt(state, {std::to_string(p.id)}))
-                    row->alias = qs(*p.name);
-            }
+            for (const auto &[id, name] : o.names)
+                if (TreeNode *row = rowAt(state, {id}))
+                    row->alias = qs(name);
         }
     }
 

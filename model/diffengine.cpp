@@ -229,41 +229,21 @@ bool isModuleLevel(const std::string &key)
 void assignGroups(const CheckpointData &data, std::vector<Leaf> &leaves)
 {
     const std::vector<TrainingItem> items = findTrainingState(data);
-    struct Optim
-    {
-        std::vector<std::string> keys;
-        std::unordered_map<std::string, std::string> names; // id as a path key -> name
-    };
-    std::vector<Optim> optimizers;
+    const OptimizerStateNames names = optimizerStateNames(data, items);
     std::vector<const std::vector<std::string> *> models;
-    for (const TrainingItem &item : items) {
-        if (item.kind == TrainingKind::ModelStateDict) {
+    for (const TrainingItem &item : items)
+        if (item.kind == TrainingKind::ModelStateDict)
             models.push_back(&item.keys);
-        } else if (item.kind == TrainingKind::Optimizer) {
-            Optim o{item.keys, {}};
-            for (const ParamMapping &p : mapOptimizer(data, item, items).params)
-                if (p.name)
-                    o.names.emplace(std::to_string(p.id), *p.name);
-            optimizers.push_back(std::move(o));
-        }
-    }
     for (Leaf &l : leaves) {
-        bool done = false;
-        for (const Optim &o : optimizers) {
-            if (!startsWith(l.keys, o.keys) || l.keys.size() == o.keys.size())
-                continue;
+        if (names.inOptimizer(l.keys)) {
             l.group = DiffGroup::Optimizer;
-            const std::size_t n = o.keys.size();
-            if (l.keys.size() > n + 2 && l.keys[n] == "state")
-                if (auto it = o.names.find(l.keys[n + 1]); it != o.names.end()) {
-                    l.paramName = it->second;
-                    l.paramKey = static_cast<int>(n + 1);
-                }
-            done = true;
-            break;
-        }
-        if (done)
+            std::size_t idKey = 0;
+            if (const std::string *name = names.nameOf(l.keys, &idKey); name && l.keys.size() > idKey + 1) {
+                l.paramName = *name;
+                l.paramKey = static_cast<int>(idKey);
+            }
             continue;
+        }
         if (std::any_of(models.begin(), models.end(), [&](const auto *m) { return startsWith(l.keys, *m); })) {
             l.group = DiffGroup::Model;
         } else if (l.tensor >= 0 && l.keys.size() >= 2) {

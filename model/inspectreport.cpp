@@ -206,11 +206,15 @@ Json lsReport(const CheckpointData &data)
     j["file"] = data.file;
     j["format"] = formatName(data.format);
     Json tensors = Json::array();
+    const std::vector<TrainingItem> items = findTrainingState(data);
+    const OptimizerStateNames names = optimizerStateNames(data, items);
     for (const TensorPath &p : data.paths) {
         const TensorInfo &t = data.tensors[static_cast<std::size_t>(p.tensor)];
         Json e;
         e["path"] = p.path();
         e["keys"] = p.keys;
+        if (const std::string *name = names.nameOf(p.keys))
+            e["param_name"] = *name; // optimizer state: its parameter
         e["dtype"] = dtypeName(t.dtype);
         e["shape"] = intArray(t.shape);
         e["stride"] = intArray(t.stride);
@@ -241,7 +245,7 @@ Json lsReport(const CheckpointData &data)
         tensors.push_back(std::move(e));
     }
     j["tensors"] = std::move(tensors);
-    j["totals"] = totalsJson(checkpointTotals(data));
+    j["totals"] = totalsJson(checkpointTotals(data, items));
     Json warnings = Json::array();
     for (const ReadWarning &w : data.warnings)
         warnings.push_back(w.text());

@@ -926,4 +926,65 @@ CheckpointTotals checkpointTotals(const CheckpointData &data, const std::vector<
     return out;
 }
 
+OptimizerStateNames optimizerStateNames(const CheckpointData &data, const std::vector<TrainingItem> &items)
+{
+    OptimizerStateNames out;
+    for (const TrainingItem &item : items) {
+        if (item.kind != TrainingKind::Optimizer)
+            continue;
+        OptimizerStateNames::Optimizer o;
+        o.keys = item.keys;
+        for (const ParamMapping &p : mapOptimizer(data, item, items).params)
+            if (p.name)
+                o.names.emplace_back(std::to_string(p.id), *p.name);
+        std::sort(o.names.begin(), o.names.end());
+        out.optimizers.push_back(std::move(o));
+    }
+    return out;
+}
+
+namespace {
+
+template <typename Key>
+bool hasPrefix(const std::vector<Key> &keys, const std::vector<std::string> &prefix)
+{
+    return keys.size() > prefix.size() && std::equal(prefix.begin(), prefix.end(), keys.begin());
+}
+
+template <typename Key>
+const std::string *nameOfState(const std::vector<OptimizerStateNames::Optimizer> &optimizers,
+                               const std::vector<Key> &keys, std::size_t *idKey)
+{
+    for (const auto &o : optimizers) {
+        const std::size_t n = o.keys.size();
+        if (!hasPrefix(keys, o.keys) || keys.size() < n + 2 || keys[n] != "state")
+            continue;
+        const std::string id(keys[n + 1]);
+        const auto it = std::lower_bound(o.names.begin(), o.names.end(), std::make_pair(id, std::string()));
+        if (it == o.names.end() || it->first != id)
+            return nullptr;
+        if (idKey)
+            *idKey = n + 1;
+        return &it->second;
+    }
+    return nullptr;
+}
+
+} // namespace
+
+bool OptimizerStateNames::inOptimizer(const std::vector<std::string> &keys) const
+{
+    return std::any_of(optimizers.begin(), optimizers.end(), [&](const Optimizer &o) { return hasPrefix(keys, o.keys); });
+}
+
+const std::string *OptimizerStateNames::nameOf(const std::vector<std::string> &keys, std::size_t *idKey) const
+{
+    return nameOfState(optimizers, keys, idKey);
+}
+
+const std::string *OptimizerStateNames::nameOf(const std::vector<std::string_view> &keys, std::size_t *idKey) const
+{
+    return nameOfState(optimizers, keys, idKey);
+}
+
 } // namespace ckpt

@@ -54,6 +54,27 @@ struct OptimizerMapping
 OptimizerMapping mapOptimizer(const format::CheckpointData &data, const TrainingItem &optimizer,
                               const std::vector<TrainingItem> &items);
 
+/// The parameter names of each optimizer's `state/<id>` entries, as mapOptimizer() determines
+/// them (ids it cannot name are absent): what the tree, `ls --json` and `diff` show beside
+/// the raw path.
+struct OptimizerStateNames
+{
+    struct Optimizer
+    {
+        std::vector<std::string> keys;                            ///< the optimizer's path
+        std::vector<std::pair<std::string, std::string>> names;   ///< (id as a path key, name), by id
+    };
+    std::vector<Optimizer> optimizers;
+
+    /// The name of the parameter whose state `keys` (a path) lies in, or nullptr; `idKey` gets
+    /// the index in `keys` of the id.
+    const std::string *nameOf(const std::vector<std::string> &keys, std::size_t *idKey = nullptr) const;
+    const std::string *nameOf(const std::vector<std::string_view> &keys, std::size_t *idKey = nullptr) const;
+    /// True when `keys` lies in one of the optimizers (state, param_groups, ...).
+    bool inOptimizer(const std::vector<std::string> &keys) const;
+};
+OptimizerStateNames optimizerStateNames(const format::CheckpointData &data, const std::vector<TrainingItem> &items);
+
 /// Tensors of one kind, counted once each.
 struct TensorCount
 {
