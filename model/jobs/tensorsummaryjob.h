@@ -2,6 +2,7 @@
 #pragma once
 
 #include "modeltypes.h"
+#include "tensorsummary.h"
 
 #include <QFutureWatcher>
 #include <QList>
@@ -13,16 +14,6 @@
 #include <vector>
 
 namespace ckpt {
-
-/// L2 norm and mean of one tensor (PRODUCT.md 4 definitions: finite values, in double); for a
-/// 0-d tensor the mean is its value.
-struct TensorSummary
-{
-    int tensor = -1;
-    std::optional<double> norm;
-    std::optional<double> mean;
-    QString error;         ///< why there is nothing (no data, undecodable dtype)
-};
 
 /// Computes TensorSummary values for many small tensors off the UI thread (optimizer state,
 /// 0-d counters), in batches that are reported as they finish, so tables fill progressively.
@@ -57,4 +48,3 @@ private:
 
 } // namespace ckpt
 
-Q_DECLARE_METATYPE(ckpt::TensorSummary)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "tensorsummaryjob.h"
+#include "tensorsummary.h"
 #include "trainingoverview.h"
 
 #include <QAbstractTableModel>
