@@ -69,6 +69,7 @@ struct DiffSide
     std::string paramName;
     int paramKey = -1;
     DiffGroup group = DiffGroup::Other;
+    std::string path() const; ///< keys joined with '/'
 };
 
 struct DiffEntry

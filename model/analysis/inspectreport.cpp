@@ -2,6 +2,7 @@
 #include "inspectreport.h"
 
 #include "parallelwork.h"
+#include "checkpointtotals.h"
 #include "trainingstate.h"
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "trainingstate.h"
+#include "trainingstatedetail.h"
 
 #include "torchlayout.h"
 
@@ -20,6 +21,10 @@ namespace ckpt {
 using format::CheckpointData;
 using format::Value;
 using format::ValueKind;
+using detail::ModelParam;
+using detail::joinKeys;
+using detail::modelParams;
+using detail::tensorOf;
 
 namespace {
 
@@ -104,15 +109,9 @@ std::string commonPrefix(const Value *dict)
     return {};
 }
 
-struct ModelParam
-{
-    std::string key;
-    int tensor = -1;
-    const std::vector<std::int64_t> *shape = nullptr;
-};
+} // namespace
 
-/// The parameters of a model state dict in order: buffers skipped, shared tensors once.
-std::vector<ModelParam> modelParams(const CheckpointData &data, const Value *dict)
+std::vector<detail::ModelParam> detail::modelParams(const CheckpointData &data, const Value *dict)
 {
     std::vector<ModelParam> out;
     std::set<std::tuple<int, std::int64_t, std::vector<std::int64_t>, std::vector<std::int64_t>>> seen;
@@ -131,6 +130,8 @@ std::vector<ModelParam> modelParams(const CheckpointData &data, const Value *dic
     }
     return out;
 }
+
+namespace {
 
 // `visited` holds every container walked so far, never erased: a value shared by many paths is
 // classified once, at its first path (a memo bomb of 2^64 paths costs 64 steps, issue 16).
@@ -192,7 +193,9 @@ void walk(const Value *v, std::vector<std::string> &keys, std::vector<TrainingIt
     }
 }
 
-std::string joinKeys(const std::vector<std::string> &keys)
+} // namespace
+
+std::string detail::joinKeys(const std::vector<std::string> &keys)
 {
     std::string s;
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -202,6 +205,8 @@ std::string joinKeys(const std::vector<std::string> &keys)
     }
     return s;
 }
+
+namespace {
 
 const Value *stateOf(const Value *optimizer, std::int64_t id)
 {
@@ -214,12 +219,16 @@ const Value *stateOf(const Value *optimizer, std::int64_t id)
     return nullptr;
 }
 
-const format::TensorInfo *tensorOf(const CheckpointData &data, const Value *v)
+} // namespace
+
+const format::TensorInfo *detail::tensorOf(const CheckpointData &data, const Value *v)
 {
     if (!v || v->kind != ValueKind::Tensor || v->integer < 0 || static_cast<std::size_t>(v->integer) >= data.tensors.size())
         return nullptr;
     return &data.tensors[static_cast<std::size_t>(v->integer)];
 }
+
+namespace {
 
 /// Every assignment of optimizer params to model params such that each group takes a
 /// subsequence of the model's parameters in order, groups are disjoint and known shapes agree.
@@ -356,55 +365,6 @@ private:
     std::uint64_t m_solutions = 0;
     bool m_aborted = false;
 };
-
-// A plain value as JSON, at most kValueJsonBudget values in all: a shared value is written at
-// each place it occurs, so nested sharing (each level holding the one below twice) would
-// otherwise grow as 2^depth. What is cut becomes the string "...".
-constexpr std::size_t kValueJsonBudget = 10'000;
-
-Json valueJson(const Value *v, std::size_t &budget, int depth = 0)
-{
-    if (!v || depth > 20)
-        return nullptr;
-    if (budget == 0)
-        return "...";
-    --budget;
-    switch (v->kind) {
-    case ValueKind::None: return nullptr;
-    case ValueKind::Bool: return v->boolean;
-    case ValueKind::Int: return v->integer;
-    case ValueKind::Float: return v->real;
-    case ValueKind::Str: return v->text;
-    case ValueKind::Tuple:
-    case ValueKind::List: {
-        Json a = Json::array();
-        for (const Value *x : v->items)
-            a.push_back(valueJson(x, budget, depth + 1));
-        return a;
-    }
-    case ValueKind::Dict: {
-        Json o = Json::object();
-        for (std::size_t i = 0; i < v->dictSize(); ++i)
-            o[format::pathKey(v->dictKey(i))] = valueJson(v->dictValue(i), budget, depth + 1);
-        return o;
-    }
-    default: return format::pyRepr(v);
-    }
-}
-
-Json valueJson(const Value *v)
-{
-    std::size_t budget = kValueJsonBudget;
-    return valueJson(v, budget);
-}
-
-Json shapeJson(const std::vector<std::int64_t> &shape)
-{
-    Json a = Json::array();
-    for (auto d : shape)
-        a.push_back(d);
-    return a;
-}
 
 } // namespace
 
@@ -560,370 +520,6 @@ OptimizerMapping mapOptimizer(const CheckpointData &data, const TrainingItem &op
         pm.mapping = "order+shape";
     }
     return result;
-}
-
-Json optimReport(const CheckpointData &data)
-{
-    const auto items = findTrainingState(data);
-    std::vector<OptimizerMapping> maps;
-    for (const TrainingItem &item : items)
-        if (item.kind == TrainingKind::Optimizer)
-            maps.push_back(mapOptimizer(data, item, items));
-
-    // Statistics of every state tensor, computed once.
-    std::vector<int> wanted;
-    std::map<int, std::size_t> slot;
-    for (const auto &m : maps)
-        for (const auto &p : m.params)
-            for (std::size_t i = 0; p.state && p.state->kind == ValueKind::Dict && i < p.state->dictSize(); ++i) {
-                const Value *v = p.state->dictValue(i);
-                if (tensorOf(data, v) && slot.emplace(static_cast<int>(v->integer), wanted.size()).second)
-                    wanted.push_back(static_cast<int>(v->integer));
-            }
-    StatsSelection request;
-    request.bins = 1;
-    const auto stats = computeAllStats(data, wanted, request);
-    auto statOf = [&](const Value *v) -> const TensorStatsResult & { return stats[slot.at(static_cast<int>(v->integer))]; };
-    auto opt = [](const std::optional<double> &d) -> Json { return d ? Json(*d) : Json(nullptr); };
-
-    Json j;
-    j["file"] = data.file;
-    Json optimizers = Json::array();
-    for (const auto &m : maps) {
-        Json o;
-        o["path"] = m.optimizer->path();
-        o["model_path"] = m.model ? Json(m.model->path()) : Json(nullptr);
-        Json groups = Json::array();
-        const Value *pg = m.optimizer->value->get("param_groups");
-        for (std::size_t g = 0; g < pg->items.size(); ++g) {
-            const Value *group = pg->items[g];
-            Json gj;
-            gj["index"] = g;
-            Json hyper = Json::object();
-            for (std::size_t i = 0; i < group->dictSize(); ++i) {
-                const std::string key = format::pathKey(group->dictKey(i));
-                if (key != "params" && key != "param_names")
-                    hyper[key] = valueJson(group->dictValue(i));
-            }
-            gj["hyper"] = std::move(hyper);
-            gj["params"] = valueJson(group->get("params"));
-            groups.push_back(std::move(gj));
-        }
-        o["groups"] = std::move(groups);
-        Json params = Json::array();
-        for (const auto &p : m.params) {
-            Json pj;
-            pj["id"] = p.id;
-            pj["group"] = p.group;
-            pj["name"] = p.name ? Json(*p.name) : Json(nullptr);
-            pj["tensor_path"] = p.tensorPath ? Json(*p.tensorPath) : Json(nullptr);
-            pj["mapping"] = p.mapping;
-            Json state = Json::object();
-            for (std::size_t i = 0; p.state && p.state->kind == ValueKind::Dict && i < p.state->dictSize(); ++i) {
-                const std::string key = format::pathKey(p.state->dictKey(i));
-                const Value *v = p.state->dictValue(i);
-                const format::TensorInfo *t = tensorOf(data, v);
-                if (!t) {
-                    state[key] = valueJson(v);
-                    continue;
-                }
-                const TensorStatsResult &r = statOf(v);
-                if (key == "step" && t->shape.empty()) {
-                    state[key] = r.stats ? opt(r.stats->mean) : Json(nullptr);
-                    continue;
-                }
-                Json s;
-                s["dtype"] = std::string(format::dtypeName(t->dtype));
-                s["shape"] = shapeJson(t->shape);
-                s["norm"] = r.stats ? opt(r.stats->l2) : Json(nullptr);
-                s["mean"] = r.stats ? opt(r.stats->mean) : Json(nullptr);
-                if (!r.error.empty())
-                    s["error"] = r.error;
-                state[key] = std::move(s);
-            }
-            pj["state"] = std::move(state);
-            params.push_back(std::move(pj));
-        }
-        o["params"] = std::move(params);
-        optimizers.push_back(std::move(o));
-    }
-    j["optimizers"] = std::move(optimizers);
-    return j;
-}
-
-std::string optimTable(const Json &report)
-{
-    std::ostringstream out;
-    if (report["optimizers"].empty())
-        out << "no optimizer state found\n";
-    for (const Json &o : report["optimizers"]) {
-        out << "optimizer " << o["path"].get<std::string>() << "  (model: "
-            << (o["model_path"].is_null() ? std::string("none") : o["model_path"].get<std::string>()) << ")\n";
-        std::vector<std::array<std::string, 6>> rows{{"ID", "GROUP", "NAME", "SHAPE", "STEP", "MAPPING"}};
-        for (const Json &p : o["params"]) {
-            std::string shape = "-";
-            std::string step = "-";
-            for (const auto &[k, v] : p["state"].items()) {
-                if (k == "step" && v.is_number()) {
-                    char buf[32];
-                    std::snprintf(buf, sizeof buf, "%g", v.get<double>());
-                    step = buf;
-                } else if (shape == "-" && v.is_object() && v.contains("shape") && !v["shape"].empty()) {
-                    shape.clear();
-                    for (std::size_t i = 0; i < v["shape"].size(); ++i)
-                        shape += (i ? "x" : "") + std::to_string(v["shape"][i].get<std::int64_t>());
-                }
-            }
-            rows.push_back({std::to_string(p["id"].get<std::int64_t>()), std::to_string(p["group"].get<int>()),
-                            p["name"].is_null() ? std::string("?") : p["name"].get<std::string>(), shape, step,
-                            p["mapping"].get<std::string>()});
-        }
-        std::array<std::size_t, 6> width{};
-        for (const auto &r : rows)
-            for (std::size_t c = 0; c < 6; ++c)
-                width[c] = std::max(width[c], r[c].size());
-        for (const auto &r : rows) {
-            std::string line;
-            for (std::size_t c = 0; c < 6; ++c) {
-                line += r[c];
-                if (c + 1 < 6)
-                    line += std::string(width[c] - r[c].size() + 2, ' ');
-            }
-            out << line << '\n';
-        }
-    }
-    return out.str();
-}
-
-namespace {
-
-/// Identical views of one storage are one tensor (a tied weight saved from a state dict is two
-/// tensor objects over the same storage); anything else is itself. canonical() gives the first
-/// tensor index of each class (hashed: a 4.4 GB checkpoint has 100,000 tensors).
-class DistinctViews
-{
-public:
-    explicit DistinctViews(const CheckpointData &data) : m_data(data) { m_byHash.reserve(data.tensors.size()); }
-
-    int canonical(int tensor)
-    {
-        const auto &t = m_data.tensors[static_cast<std::size_t>(tensor)];
-        if (t.storage < 0 || t.layout != format::Layout::Strided)
-            return tensor;
-        std::size_t h = std::hash<std::int64_t>{}(t.storage) * 1000003u ^ std::hash<std::int64_t>{}(t.storageOffset);
-        for (auto x : t.shape)
-            h = h * 31 + std::hash<std::int64_t>{}(x);
-        for (auto x : t.stride)
-            h = h * 37 + std::hash<std::int64_t>{}(x);
-        h = h * 41 + static_cast<std::size_t>(t.dtype);
-        for (auto [it, end] = m_byHash.equal_range(h); it != end; ++it) {
-            const auto &o = m_data.tensors[static_cast<std::size_t>(it->second)];
-            if (o.storage == t.storage && o.storageOffset == t.storageOffset && o.dtype == t.dtype && o.shape == t.shape
-                && o.stride == t.stride)
-                return it->second;
-        }
-        m_byHash.emplace(h, tensor);
-        return tensor;
-    }
-
-private:
-    const CheckpointData &m_data;
-    std::unordered_multimap<std::size_t, int> m_byHash;
-};
-
-bool isTensorIndex(const CheckpointData &data, const Value *v)
-{
-    return v && v->kind == ValueKind::Tensor && v->integer >= 0
-           && static_cast<std::size_t>(v->integer) < data.tensors.size();
-}
-
-bool isModuleObject(const Value *v)
-{
-    return v && v->kind == ValueKind::Object && v->state && v->state->kind == ValueKind::Dict
-           && v->state->get("_parameters") && v->state->get("_modules");
-}
-
-bool isContainer(const Value *v)
-{
-    return v && (v->kind == ValueKind::Dict || v->kind == ValueKind::List || v->kind == ValueKind::Tuple
-                 || (v->kind == ValueKind::Object && v->state && v->state->kind == ValueKind::Dict));
-}
-
-/// The first module pickled whole, depth first from the roots (each container once; only
-/// containers are stacked and the path text is made for the module found alone).
-const Value *findWholeModule(const CheckpointData &data, std::string &path)
-{
-    struct Node
-    {
-        const Value *v;
-        int parent;         ///< index into nodes, -1 for a root
-        const Value *key;   ///< dict key or attribute name, or nullptr
-        std::size_t index;  ///< list/tuple index, or the root's extraRoots index + 1
-        int depth;
-    };
-    std::vector<Node> nodes;
-    std::vector<int> stack;
-    std::unordered_set<const Value *> visited;
-    for (std::size_t r = data.extraRoots.size(); r-- > 0;) {
-        nodes.push_back({data.extraRoots[r].second, -1, nullptr, r + 1, 1});
-        stack.push_back(static_cast<int>(nodes.size() - 1));
-    }
-    nodes.push_back({data.root, -1, nullptr, 0, 0});
-    stack.push_back(static_cast<int>(nodes.size() - 1));
-    while (!stack.empty()) {
-        const int at = stack.back();
-        stack.pop_back();
-        const Node n = nodes[static_cast<std::size_t>(at)];
-        if (!isContainer(n.v) || n.depth > 200 || !visited.insert(n.v).second)
-            continue;
-        if (isModuleObject(n.v)) {
-            std::vector<std::string> keys;
-            for (int i = at; i >= 0; i = nodes[static_cast<std::size_t>(i)].parent) {
-                const Node &k = nodes[static_cast<std::size_t>(i)];
-                if (k.key)
-                    keys.push_back(format::pathKey(k.key));
-                else if (k.parent >= 0)
-                    keys.push_back(std::to_string(k.index));
-                else if (k.index > 0)
-                    keys.push_back(data.extraRoots[k.index - 1].first);
-            }
-            std::reverse(keys.begin(), keys.end());
-            path = joinKeys(keys);
-            return n.v;
-        }
-        const std::size_t first = stack.size();
-        const Value *dict = n.v->kind == ValueKind::Object ? n.v->state : n.v;
-        if (dict->kind == ValueKind::Dict) {
-            for (std::size_t i = 0; i < dict->dictSize(); ++i)
-                if (isContainer(dict->dictValue(i))) {
-                    nodes.push_back({dict->dictValue(i), at, dict->dictKey(i), 0, n.depth + 1});
-                    stack.push_back(static_cast<int>(nodes.size() - 1));
-                }
-        } else {
-            for (std::size_t i = 0; i < dict->items.size(); ++i)
-                if (isContainer(dict->items[i])) {
-                    nodes.push_back({dict->items[i], at, nullptr, i, n.depth + 1});
-                    stack.push_back(static_cast<int>(nodes.size() - 1));
-                }
-        }
-        std::reverse(stack.begin() + static_cast<std::ptrdiff_t>(first), stack.end()); // first child on top
-    }
-    return nullptr;
-}
-
-void collectModule(const CheckpointData &data, const Value *module, std::unordered_set<int> &params,
-                   std::unordered_set<int> &buffers, std::unordered_set<const Value *> &visited,
-                   DistinctViews &views)
-{
-    if (!isModuleObject(module) || !visited.insert(module).second)
-        return;
-    auto take = [&](const Value *dict, std::unordered_set<int> &into) {
-        for (std::size_t i = 0; dict && dict->kind == ValueKind::Dict && i < dict->dictSize(); ++i)
-            if (const Value *t = dict->dictValue(i); isTensorIndex(data, t))
-                into.insert(views.canonical(static_cast<int>(t->integer)));
-    };
-    take(module->state->get("_parameters"), params);
-    take(module->state->get("_buffers"), buffers);
-    const Value *modules = module->state->get("_modules");
-    for (std::size_t i = 0; modules && modules->kind == ValueKind::Dict && i < modules->dictSize(); ++i)
-        collectModule(data, modules->dictValue(i), params, buffers, visited, views);
-}
-
-} // namespace
-
-CheckpointTotals checkpointTotals(const CheckpointData &data)
-{
-    return checkpointTotals(data, findTrainingState(data));
-}
-
-CheckpointTotals checkpointTotals(const CheckpointData &data, const std::vector<TrainingItem> &items)
-{
-    CheckpointTotals out;
-    out.paths = data.paths.size();
-    DistinctViews views(data);
-    std::vector<int> distinct; // the distinct tensors at paths, in walk order
-    {
-        std::vector<bool> seen(data.tensors.size(), false);
-        for (const auto &p : data.paths) {
-            if (p.tensor < 0 || static_cast<std::size_t>(p.tensor) >= data.tensors.size())
-                continue;
-            const int c = views.canonical(p.tensor);
-            if (!seen[static_cast<std::size_t>(c)]) {
-                seen[static_cast<std::size_t>(c)] = true;
-                distinct.push_back(c);
-            }
-        }
-    }
-    std::set<int> storages;
-    std::function<void(int, int)> addStorages = [&](int tensor, int depth) {
-        const auto &t = data.tensors[static_cast<std::size_t>(tensor)];
-        if (t.storage >= 0 && static_cast<std::size_t>(t.storage) < data.storages.size())
-            storages.insert(t.storage);
-        if (depth < 4)
-            for (int c : t.components)
-                if (c >= 0 && static_cast<std::size_t>(c) < data.tensors.size())
-                    addStorages(c, depth + 1);
-    };
-
-    // The model's parameters and buffers.
-    std::unordered_set<int> params, buffers;
-    std::string wholePath;
-    if (const Value *module = findWholeModule(data, wholePath)) {
-        std::unordered_set<const Value *> visited;
-        collectModule(data, module, params, buffers, visited, views);
-        out.hasModel = true;
-        out.modelPath = wholePath;
-    } else {
-        // The main state dict: the root or one under a model's usual name (the one with the most
-        // parameters), else the only state dict of the file. Several state dicts under other
-        // names (an encoder's and a decoder's) do not say which is the model: none is.
-        static const std::set<std::string> preferred{"model_state_dict", "state_dict", "model", "net", "module"};
-        const TrainingItem *model = nullptr;
-        const TrainingItem *only = nullptr;
-        std::size_t stateDicts = 0;
-        for (const TrainingItem &m : items) {
-            if (m.kind != TrainingKind::ModelStateDict)
-                continue;
-            ++stateDicts;
-            only = &m;
-            const bool pref = m.keys.empty() || preferred.count(m.keys.back());
-            if (pref && (!model || m.parameters > model->parameters))
-                model = &m;
-        }
-        if (!model && stateDicts == 1)
-            model = only;
-        if (model) {
-            out.hasModel = true;
-            out.modelPath = model->path();
-            for (const ModelParam &p : modelParams(data, model->value)) {
-                const auto &info = data.tensors[static_cast<std::size_t>(p.tensor)];
-                const auto &d = format::dtypeInfo(info.dtype);
-                if (d.isFloat || d.isComplex || d.isQuantized)
-                    params.insert(views.canonical(p.tensor));
-            }
-            for (std::size_t i = 0; i < model->value->dictSize(); ++i)
-                if (const Value *t = model->value->dictValue(i); isTensorIndex(data, t)) {
-                    const int c = views.canonical(static_cast<int>(t->integer));
-                    if (!params.count(c))
-                        buffers.insert(c);
-                }
-        }
-    }
-
-    for (const int tensor : distinct) {
-        const auto &t = data.tensors[static_cast<std::size_t>(tensor)];
-        const std::uint64_t numel = t.numel();
-        ++out.tensors;
-        out.elements += numel;
-        addStorages(tensor, 0);
-        TensorCount &kind = params.count(tensor) ? out.parameters : buffers.count(tensor) ? out.buffers : out.other;
-        ++kind.tensors;
-        kind.elements += numel;
-    }
-    out.storages = storages.size();
-    for (int s : storages)
-        out.bytes += data.storages[static_cast<std::size_t>(s)].nbytes();
-    return out;
 }
 
 OptimizerStateNames optimizerStateNames(const CheckpointData &data, const std::vector<TrainingItem> &items)

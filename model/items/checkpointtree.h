@@ -2,6 +2,7 @@
 #pragma once
 
 #include "modeltypes.h"
+#include "checkpointtotals.h"
 #include "trainingstate.h"
 
 #include <QHash>

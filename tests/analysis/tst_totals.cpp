@@ -7,6 +7,7 @@
 // model.buffers(). tst_mainwindow checks that the GUI shows the same numbers as `ls --json`.
 #include "checkpointreader.h"
 #include "inspectreport.h"
+#include "checkpointtotals.h"
 #include "trainingstate.h"
 
 #include <QFile>
