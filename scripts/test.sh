@@ -7,6 +7,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
+# The modern oracle (torch 2.13 in .venv-oracle, pinned in tests/oracle/requirements-torch2.txt):
+# the random oracle test runs under it as well as under Debian's torch 1.13.
+"$root/scripts/oracle_env.sh" >/dev/null
 
 build=${CKPT_BUILD_DIR:-$root/build-test}
 started=$SECONDS

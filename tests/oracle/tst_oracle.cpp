@@ -18,13 +18,26 @@ class TestOracle : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // Under both oracles: Debian's torch 1.13 and today's torch 2.13 (the venv that
+    // scripts/test.sh makes with scripts/oracle_env.sh). Each writes its own random files.
+    void randomCheckpointsAgreeWithTorch_data()
+    {
+        QTest::addColumn<QString>("python");
+        QTest::addColumn<QString>("version");
+        QTest::newRow("torch 1.13") << QStringLiteral("/usr/bin/python3") << QStringLiteral("1.13");
+        QTest::newRow("torch 2.13") << QStringLiteral(CKPT_SOURCE_DIR "/.venv-oracle/bin/python") << QStringLiteral("2.13");
+    }
     void randomCheckpointsAgreeWithTorch()
     {
-        const QString python = QStringLiteral("/usr/bin/python3");
+        QFETCH(QString, python);
+        QFETCH(QString, version);
         QProcess probe;
-        probe.start(python, {QStringLiteral("-c"), QStringLiteral("import torch")});
+        probe.start(python, {QStringLiteral("-c"), QStringLiteral("import torch; print(torch.__version__)")});
         if (!probe.waitForFinished(120000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
-            QSKIP("torch is not installed for /usr/bin/python3 (apt-get install python3-torch): oracle test skipped");
+            QSKIP(qPrintable(QStringLiteral("no torch for %1 (scripts/setup.sh installs Debian's, scripts/oracle_env.sh "
+                                            "the venv): oracle test skipped").arg(python)));
+        const QString found = QString::fromLatin1(probe.readAllStandardOutput()).trimmed();
+        QVERIFY2(found.startsWith(version), qPrintable(python + QStringLiteral(" has torch ") + found));
 
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
