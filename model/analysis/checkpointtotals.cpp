@@ -228,7 +228,9 @@ CheckpointTotals checkpointTotals(const CheckpointData &data, const std::vector<
             for (const ModelParam &p : modelParams(data, model->value)) {
                 const auto &info = data.tensors[static_cast<std::size_t>(p.tensor)];
                 const auto &d = format::dtypeInfo(info.dtype);
-                if (d.isFloat || d.isComplex || d.isQuantized)
+                // A PT2 archive says which weights are parameters (is_param); the rest are buffers.
+                const bool exportBuffer = info.builder == "torch.export" && !info.isParameter;
+                if ((d.isFloat || d.isComplex || d.isQuantized) && !exportBuffer)
                     params.insert(views.canonical(p.tensor));
             }
             for (std::size_t i = 0; i < model->value->dictSize(); ++i)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointreader.h"
+#include "pt2archive.h"
 
 #include "picklescanner.h"
 #include "pickleunpickler.h"
@@ -29,6 +30,7 @@ std::string_view formatName(ContainerFormat f) noexcept
     case ContainerFormat::Safetensors: return "safetensors";
     case ContainerFormat::Index: return "index";
     case ContainerFormat::Pickle: return "pickle";
+    case ContainerFormat::TorchExport: return "torch-export";
     case ContainerFormat::Unknown: return "unknown";
     }
     return "unknown";
@@ -321,6 +323,11 @@ private:
         }
 
         if (!dataPkl) {
+            if (const ZipEntry *af = zip.findRelative("archive_format"); af && af->uncompressedSize < 64
+                                                                          && trimmed(zip.read(*af).view.str()) == "pt2") {
+                readPt2(zip, relPrefix, byteSwap);
+                return;
+            }
             if (hasModelJson)
                 throw FormatError(Kind::Unsupported,
                                   "TorchScript archives of the 2018-2019 'model.json' layout are not supported",
@@ -443,6 +450,72 @@ private:
     }
 
     /// `e`: the entry of `s.record`, or nullptr when the archive has none.
+    /// torch.export's PT2 archive (pt2archive.h): every weight and constant its configs list,
+    /// as a tree {"weights": {name: tensor}, "constants": {...}}; entries that are not plain
+    /// tensors are warnings naming their record.
+    void readPt2(const ZipReader &zip, const std::string &relPrefix, bool byteSwap)
+    {
+        m_d.format = ContainerFormat::TorchExport;
+        Value *root = m_d.graph.make(ValueKind::Dict);
+        for (const char *kind : {"weights", "constants"}) {
+            const std::string folder = std::string("data/") + kind + "/";
+            const std::string suffix = std::string("_") + kind + "_config.json";
+            Value *group = m_d.graph.make(ValueKind::Dict);
+            for (const ZipEntry &e : zip.entries()) {
+                const std::string name(e.name);
+                const std::string base = relPrefix + folder;
+                if (!name.starts_with(base) || !name.ends_with(suffix) || name.find('/', base.size()) != std::string::npos)
+                    continue;
+                if (e.uncompressedSize > m_limits.maxPickleBytes)
+                    throw FormatError(Kind::LimitExceeded, "the config is larger than the pickle limit", name);
+                const RecordBytes json = zip.read(e, m_limits.maxPickleBytes);
+                for (Pt2Tensor &t : parsePt2Config(json.view.str(), name)) {
+                    const std::string record = base + t.record;
+                    if (!t.problem.empty()) {
+                        m_d.warnings.push_back({"'" + t.name + "': " + t.problem, record, e.dataOffset});
+                        continue;
+                    }
+                    const ZipEntry *data = zip.findRelative(folder + t.record);
+                    StorageInfo &s = m_d.storages.emplace_back();
+                    s.key = folder + t.record;
+                    s.dtype = t.dtype;
+                    const std::uint64_t size = elementSize(t.dtype);
+                    s.numel = data && size ? data->uncompressedSize / size : 0;
+                    s.location = m_d.graph.copyText(t.device);
+                    s.record = m_d.graph.copyText(record);
+                    s.byteSwap = byteSwap;
+                    attachZipRecord(zip, data, s);
+                    TensorInfo &info = m_d.tensors.emplace_back();
+                    info.dtype = t.dtype;
+                    info.shape = std::move(t.shape);
+                    info.stride = std::move(t.stride);
+                    info.storageOffset = t.storageOffset;
+                    info.requiresGrad = t.requiresGrad;
+                    info.isParameter = t.isParameter;
+                    info.device = s.location;
+                    info.storage = static_cast<int>(m_d.storages.size() - 1);
+                    info.builder = "torch.export";
+                    if (std::string problem = validateExtent(info, s.numel); !problem.empty()) {
+                        m_d.warnings.push_back({"'" + t.name + "': " + problem, record, data ? data->dataOffset : 0});
+                        info.storage = -1;
+                    }
+                    Value *key = m_d.graph.make(ValueKind::Str);
+                    m_d.graph.setText(key, t.name);
+                    Value *tensor = m_d.graph.make(ValueKind::Tensor);
+                    tensor->integer = static_cast<std::int64_t>(m_d.tensors.size() - 1);
+                    group->items.push_back(key);
+                    group->items.push_back(tensor);
+                }
+            }
+            Value *key = m_d.graph.make(ValueKind::Str);
+            m_d.graph.setText(key, kind);
+            root->items.push_back(key);
+            root->items.push_back(group);
+        }
+        m_d.root = root;
+        collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
+    }
+
     void attachZipRecord(const ZipReader &zip, const ZipEntry *e, StorageInfo &s)
     {
         const std::uint64_t needed = s.nbytes();

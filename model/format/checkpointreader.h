@@ -18,7 +18,7 @@
 namespace ckpt::format {
 
 enum class ContainerFormat : std::uint8_t {
-    TorchZip, TorchLegacy, TorchTar, TorchScript, Safetensors, Index, Pickle, Unknown,
+    TorchZip, TorchLegacy, TorchTar, TorchScript, Safetensors, Index, Pickle, TorchExport, Unknown,
 };
 std::string_view formatName(ContainerFormat f) noexcept; ///< "torch-zip", "torch-legacy", ...
 
