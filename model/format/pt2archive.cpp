@@ -82,7 +82,10 @@ std::vector<Pt2Tensor> parsePt2Config(std::string_view json, const std::string &
         t.record = entry.value("path_name", std::string());
         t.isParameter = entry.value("is_param", false);
         const Json meta = entry.value("tensor_meta", Json::object());
-        if (entry.value("use_pickle", false)) {
+        t.pickled = entry.value("use_pickle", false);
+        if (t.record.starts_with("custom_obj_") || t.record.starts_with("opaque_obj_")) {
+            t.problem = "a pickled object (torch.export.load unpickles it): not read";
+        } else if (t.pickled) {
             t.problem = "a pickled tensor (a tensor subclass): not read";
         } else if (t.record.empty() || !meta.is_object()) {
             t.problem = "no record or no tensor_meta";

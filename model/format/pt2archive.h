@@ -26,6 +26,7 @@ struct Pt2Tensor
     std::int64_t storageOffset = 0;
     bool requiresGrad = false;
     std::string device = "cpu";
+    bool pickled = false; ///< use_pickle: torch.export.load unpickles the record (weights_only=False)
     /// Why this entry is not read as a tensor (pickled tensor subclasses, symbolic sizes, an
     /// unknown dtype or layout); "" when it is.
     std::string problem;

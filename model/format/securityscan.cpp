@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "securityscan.h"
+#include "pt2archive.h"
 
 #include "mappedfile.h"
 #include "safetensorsreader.h"
@@ -7,7 +8,9 @@
 #include "zipreader.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <unordered_set>
 
 // Which pickles torch.load reads (torch 2.13's serialization.py, read for this; 1.13 reads the
 // same ones): a file starting with `PK\3\4` is a zip; its archive name is the folder of the
@@ -148,7 +151,22 @@ private:
                 weightsOnly(false, "torch.load finds no " + (prefix.empty() ? std::string() : prefix + "/") + "data.pkl in the archive");
         }
         const std::string dataFolder = prefix.empty() ? "data/" : prefix + "/data/";
+        const std::unordered_set<std::string> exportPickles = pt2Pickles(*reader, name);
         for (const ZipEntry &e : reader->entries()) {
+            if (exportPickles.count(e.name)) {
+                // torch.export.load unpickles these with weights_only=False (or pickle.loads):
+                // scanned as the containers they are, although torch.load never reads them.
+                try {
+                    const RecordBytes rb = reader->read(e, kMaxRecord);
+                    container(rb.view, rb.owned || base == FormatError::kNoOffset ? FormatError::kNoOffset : base + e.dataOffset,
+                              (depth == 0 ? e.name : name + " > " + e.name) + " (torch.export.load unpickles it)",
+                              depth + 1, false);
+                } catch (const FormatError &err) {
+                    warn(name + ": " + e.name + ": " + err.message() + " (not scanned)");
+                    out.incomplete = true;
+                }
+                continue;
+            }
             if (endsWith(e.name, ".npy")) {
                 if (depth == 0 && primary == "zip")
                     primary = "npz";
@@ -208,6 +226,51 @@ private:
             }
         }
     }
+
+    /// The records of a torch.export PT2 archive (pt2archive.h) that torch.export.load
+    /// unpickles (torch/export/pt2_archive/_package.py): weights and tensor constants marked
+    /// use_pickle (torch.load, weights_only=False), custom and opaque objects among the constants
+    /// (torch._C._pickle_load_obj, pickle.loads), and the sample inputs (torch.load, falling
+    /// back to weights_only=False). Empty for any other archive.
+    std::unordered_set<std::string> pt2Pickles(const ZipReader &reader, const std::string &name)
+    {
+        std::unordered_set<std::string> names;
+        const ZipEntry *format = reader.findRelative("archive_format");
+        if (!format || format->uncompressedSize > 16)
+            return names;
+        try {
+            std::string text(reader.read(*format, 16).view.str());
+            while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+                text.pop_back();
+            if (text != "pt2")
+                return names;
+        } catch (const FormatError &) {
+            return names;
+        }
+        const std::string base = reader.prefix().empty() ? std::string() : reader.prefix() + "/";
+        for (const ZipEntry &e : reader.entries()) {
+            const std::string n(e.name);
+            const bool constantsFolder = n.starts_with(base + "data/constants/");
+            const std::string leaf = n.substr(n.rfind('/') + 1);
+            if ((n.starts_with(base + "data/sample_inputs/") && endsWith(n, ".pt"))
+                || (constantsFolder && (leaf.starts_with("custom_obj_") || leaf.starts_with("opaque_obj_"))))
+                names.insert(n);
+            if (!endsWith(n, "_config.json") || !(constantsFolder || n.starts_with(base + "data/weights/")))
+                continue;
+            try {
+                const RecordBytes json = reader.read(e, kMaxRecord);
+                const std::string folder = n.substr(0, n.rfind('/') + 1);
+                for (const Pt2Tensor &t : parsePt2Config(json.view.str(), n))
+                    if (t.pickled && !t.record.empty())
+                        names.insert(folder + t.record);
+            } catch (const FormatError &err) {
+                warn(name + ": " + n + ": " + err.message() + " (the records it names were not found)");
+                out.incomplete = true;
+            }
+        }
+        return names;
+    }
+
 
     /// A NumPy .npy array (NEP 1): an object array's data is a pickle, which numpy.load runs
     /// with allow_pickle=True. torch.load cannot read the file (0x93 is STACK_GLOBAL on an empty
