@@ -424,6 +424,10 @@ private:
             t.builder = "_rebuild_wrapper_subclass";
             t.device = "meta";
             addTensor(v, std::move(t));
+        } else if (name == "_rebuild_nested_tensor") {
+            // torch.nested's strided nested tensors (buffer, sizes, strides, offsets).
+            warn("a nested tensor (torch._utils._rebuild_nested_tensor) is not read (its buffer is not listed)",
+                 v->offset);
         } else if (name == "_rebuild_device_tensor_from_cpu_tensor") {
             Value *inner = tensorOf(arg(v, 0));
             if (!inner)
@@ -558,8 +562,17 @@ private:
         v->cls = func;
         v->args = args;
         convertCall(v);
-        if (v->kind != ValueKind::Tensor)
+        if (v->kind != ValueKind::Tensor) {
+            // A tensor subclass rebuilt by a function this reader does not know (the jagged
+            // nested tensors of torch 2.x: torch.nested._internal.nested_tensor._rebuild_njt):
+            // said, never dropped in silence.
+            if (type && type->kind == ValueKind::Global)
+                warn("a tensor of class " + std::string(type->module()) + "." + std::string(type->name())
+                         + " rebuilt by " + std::string(func->module()) + "." + std::string(func->name())
+                         + " is not read (its component tensors are not listed)",
+                     v->offset);
             return;
+        }
         TensorInfo &t = m_data.tensors[static_cast<std::size_t>(v->integer)];
         if (type && type->kind == ValueKind::Global) {
             const std::string cls = std::string(type->module()) + "." + std::string(type->name());
