@@ -399,8 +399,13 @@ private:
             pickle(b, pos, base, record, depth, reads);
             if (k == 0) {
                 const PickleScan &ps = out.pickles[before];
-                if (!ps.complete && ps.globals.empty() && ps.findings.empty() && ps.end - ps.offset <= 1) {
-                    // not a pickle at all: torch.load fails on its first byte
+                // A safetensors file's 8-byte header length can start with bytes that are
+                // pickle opcodes ('(' is MARK): unpickling it then fails a few bytes in, before
+                // anything is called, as it fails on the first byte of other files.
+                const bool safetensorsHeader = depth == 0 && probeSafetensors(b);
+                if (!ps.complete && ps.globals.empty() && ps.findings.empty()
+                    && (ps.end - ps.offset <= 1 || safetensorsHeader)) {
+                    // not a pickle at all: torch.load fails on its first bytes
                     out.pickles.resize(before);
                     if (depth == 0) {
                         const bool st = probeSafetensors(b);
