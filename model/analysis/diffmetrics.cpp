@@ -8,6 +8,7 @@
 #include "format/formaterror.h"
 #include "format/mappedfile.h"
 #include "format/parallelwork.h"
+#include "format/runningmoments.h"
 #include "format/torchlayout.h"
 
 #include <algorithm>
@@ -491,41 +492,7 @@ std::vector<Job> makeJobs(const CheckpointData &a, const CheckpointData &b, cons
 
 // ---- difference statistics --------------------------------------------------------------------
 
-struct StatsPartial
-{
-    std::uint64_t nan = 0, posinf = 0, neginf = 0, zeros = 0, finite = 0;
-    double min = kInf, max = -kInf;
-    CompensatedSum sum, sumSq;
-    double mean = 0, m2 = 0; // Chan et al.
-
-    void mergeMoments(std::uint64_t n, double blockMean, double blockM2) noexcept
-    {
-        if (n == 0)
-            return;
-        if (finite == 0) {
-            mean = blockMean;
-            m2 = blockM2;
-        } else {
-            const double na = static_cast<double>(finite), nb = static_cast<double>(n);
-            const double delta = blockMean - mean;
-            mean += delta * (nb / (na + nb));
-            m2 += blockM2 + delta * delta * (na * nb / (na + nb));
-        }
-        finite += n;
-    }
-    void merge(const StatsPartial &o) noexcept
-    {
-        nan += o.nan;
-        posinf += o.posinf;
-        neginf += o.neginf;
-        zeros += o.zeros;
-        min = std::min(min, o.min);
-        max = std::max(max, o.max);
-        sum.add(o.sum);
-        sumSq.add(o.sumSq);
-        mergeMoments(o.finite, o.mean, o.m2);
-    }
-};
+using StatsPartial = format::RunningMoments;
 
 // B - A of a block, one value per logical element (complex: the modulus). Returns the count.
 std::size_t differenceBlock(const ViewPair &v, std::uint64_t first, std::size_t len, double *x, double *y)

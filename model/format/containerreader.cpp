@@ -148,6 +148,16 @@ Value *ContainerReader::loadPickle(ByteView bytes, std::uint64_t pos, std::uint6
     return root;
 }
 
+void ContainerReader::appendLastTensor(Value *dict, const std::string &name)
+{
+    Value *key = m_d.graph.make(ValueKind::Str);
+    m_d.graph.setText(key, name);
+    Value *tensor = m_d.graph.make(ValueKind::Tensor);
+    tensor->integer = static_cast<std::int64_t>(m_d.tensors.size() - 1);
+    dict->items.push_back(key);
+    dict->items.push_back(tensor);
+}
+
 void ContainerReader::readPlainPickle()
 {
     m_d.format = ContainerFormat::Pickle;

@@ -58,6 +58,10 @@ private:
                       const StorageResolver &resolve, std::uint64_t *endPos = nullptr,
                       bool offsetInRecord = false, const PlainIdResolver &plainId = {});
 
+    /// Adds `name`: the last tensor of m_d.tensors to the dict `dict` (readers that build the
+    /// tree themselves: safetensors, PT2).
+    void appendLastTensor(Value *dict, const std::string &name);
+
     // zipcheckpoint.cpp
     void readZip();
     RecordBytes readPickleRecord(const ZipReader &zip, const ZipEntry &entry);

@@ -36,12 +36,7 @@ void ContainerReader::readSafetensors()
         t.builder = "safetensors";
         t.pickleOffset = 8;
         m_d.tensors.push_back(std::move(t));
-        Value *key = m_d.graph.make(ValueKind::Str);
-        m_d.graph.setText(key, e.name);
-        Value *tensor = m_d.graph.make(ValueKind::Tensor);
-        tensor->integer = static_cast<std::int64_t>(m_d.tensors.size() - 1);
-        dict->items.push_back(key);
-        dict->items.push_back(tensor);
+        appendLastTensor(dict, e.name);
     }
     collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
 }

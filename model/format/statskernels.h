@@ -6,7 +6,7 @@
 //   momentkernels.cpp     pass 1: counts, extremes and moments of one block
 //   histogramkernels.cpp  torch's histogram rule and the per-block histogram kernels
 
-#include "compensatedsum.h"
+#include "runningmoments.h"
 
 #include <algorithm>
 #include <bit>
@@ -29,44 +29,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMaxFinite = std::numeric_limits<double>::max();
 constexpr std::size_t kBlock = 2048;                 // decoded doubles per block (16 KiB, in L1)
 
-// Statistics of a chunk (or of everything, after merging chunks in order).
-struct Partial
-{
-    std::uint64_t nan = 0, posinf = 0, neginf = 0, zeros = 0, finite = 0;
-    double min = kInf, max = -kInf;
-    CompensatedSum sum, sumSq;
-    double mean = 0, m2 = 0; // Chan et al. running mean and sum of squared deviations
-
-    void mergeMoments(std::uint64_t n, double blockMean, double blockM2) noexcept
-    {
-        if (n == 0)
-            return;
-        if (finite == 0) {
-            mean = blockMean;
-            m2 = blockM2;
-        } else {
-            const double na = static_cast<double>(finite);
-            const double nb = static_cast<double>(n);
-            const double total = na + nb;
-            const double delta = blockMean - mean;
-            mean += delta * (nb / total);
-            m2 += blockM2 + delta * delta * (na * nb / total);
-        }
-        finite += n;
-    }
-    void merge(const Partial &o) noexcept
-    {
-        nan += o.nan;
-        posinf += o.posinf;
-        neginf += o.neginf;
-        zeros += o.zeros;
-        min = std::min(min, o.min);
-        max = std::max(max, o.max);
-        sum.add(o.sum);
-        sumSq.add(o.sumSq);
-        mergeMoments(o.finite, o.mean, o.m2);
-    }
-};
+using Partial = RunningMoments;
 
 /// Merges the statistics of the n decoded values at x (n <= kBlock) into p.
 void accumulateBlock(Partial &p, const double *x, std::size_t n);

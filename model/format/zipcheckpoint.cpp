@@ -241,12 +241,7 @@ void ContainerReader::readPt2(const ZipReader &zip, const std::string &relPrefix
                     m_d.warnings.push_back({"'" + t.name + "': " + problem, record, data ? data->dataOffset : 0});
                     info.storage = -1;
                 }
-                Value *key = m_d.graph.make(ValueKind::Str);
-                m_d.graph.setText(key, t.name);
-                Value *tensor = m_d.graph.make(ValueKind::Tensor);
-                tensor->integer = static_cast<std::int64_t>(m_d.tensors.size() - 1);
-                group->items.push_back(key);
-                group->items.push_back(tensor);
+                appendLastTensor(group, t.name);
             }
         }
         Value *key = m_d.graph.make(ValueKind::Str);
