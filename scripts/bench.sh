@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks against torch (issue 7, docs/BENCHMARKS.md). Generates the inputs with torch into
+# Benchmarks against torch 1.13 and torch 2.13 (issues 7 and 18, docs/BENCHMARKS.md). Generates the inputs with torch into
 # ${CKPT_BENCH_DIR:-/tmp/ckpt-bench} (about 8 GB, kept and reused; never committed), builds
 # Release into build-bench/ (or $CKPT_BENCH_BUILD_DIR) with the benchmarks, runs every benchmark
 # and its torch counterpart interleaved ${CKPT_BENCH_REPS:-5} times, prints the table and writes
@@ -19,6 +19,8 @@ fi
 if ! dpkg-query -W -f='${Status}' libbenchmark-dev 2>/dev/null | grep -q "install ok installed"; then
   "$root/scripts/setup.sh"
 fi
+# Today's peer: torch 2.13 in .venv-oracle runs beside Debian's 1.13 on every row (issue 18).
+"$root/scripts/oracle_env.sh" >/dev/null
 
 echo "bench: inputs in $inputs"
 /usr/bin/python3 "$root/scripts/bench/make_inputs.py" "$inputs"

@@ -17,7 +17,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PY = "/usr/bin/python3"
+PY = "/usr/bin/python3"  # Debian's torch 1.13 (2022)
+PY2 = os.path.join(ROOT, ".venv-oracle", "bin", "python")  # torch 2.13 (today), scripts/oracle_env.sh
+INPROCESS = re.compile(r"^CKPT_BENCH_INPROCESS_S=([0-9.]+)$", re.M)
 MB = 1e6
 
 
@@ -36,7 +38,11 @@ def run_one(cmd, env=None):
         out = f.read()
     with open(ERR_FILE, errors="replace") as f:
         err = f.read()
-    return {"wall": res["wall_ns"] / 1e9, "rss": res["maxrss_kb"] * 1024,
+    wall = res["wall_ns"] / 1e9
+    # The torch scripts report their time after `import torch` (torch_common.py); ckpt-inspect's
+    # in-process time is taken as its whole wall time (its start-up is a few ms: conservative).
+    m = INPROCESS.search(err)
+    return {"wall": wall, "rss": res["maxrss_kb"] * 1024, "inproc": float(m.group(1)) if m else wall,
             "cpu": (res["utime_us"] + res["stime_us"]) / 1e6, "sys": res["stime_us"] / 1e6,
             "out": out, "err": err, "rc": res["exit"]}
 
@@ -129,23 +135,23 @@ def main():
     help_text = run_one([inspect, "--help"])["out"]
     have_diff = re.search(r"^\s+diff\b", help_text, re.M) is not None
 
-    # (id, label, ours, torch, kind)
+    # (id, label, ours, torch script and its arguments, kind); every torch row runs under both torches
     benches = []
     if "B1" in only:
         benches += [("B1", "ls 4.4 GB ZIP64, 5 tensors", [inspect, "ls", f["big44"]],
-                     [PY, os.path.join(HERE, "torch_ls.py"), f["big44"]], "ls"),
+                     [os.path.join(HERE, "torch_ls.py"), f["big44"]], "ls"),
                     ("B1", "ls 1 GiB, 64 float32 tensors", [inspect, "ls", f["f32"]],
-                     [PY, os.path.join(HERE, "torch_ls.py"), f["f32"]], "ls")]
+                     [os.path.join(HERE, "torch_ls.py"), f["f32"]], "ls")]
     if "B2" in only:
         benches += [("B2", "ls 100,000 small tensors", [inspect, "ls", f["many"]],
-                     [PY, os.path.join(HERE, "torch_ls.py"), f["many"]], "ls")]
+                     [os.path.join(HERE, "torch_ls.py"), f["many"]], "ls")]
     if "B3" in only:
         for dt in ("f32", "bf16", "f16"):
             benches += [("B3", f"stats 64 x 4 Mi {dict(f32='float32', bf16='bfloat16', f16='float16')[dt]}",
-                         [inspect, "stats", f[dt]], [PY, os.path.join(HERE, "torch_stats.py"), f[dt]], "stats")]
+                         [inspect, "stats", f[dt]], [os.path.join(HERE, "torch_stats.py"), f[dt]], "stats")]
     if "B4" in only and have_diff:
         benches += [("B4", "diff two 1 GiB checkpoints", [inspect, "diff", f["f32"], f["f32b"]],
-                     [PY, os.path.join(HERE, "torch_diff.py"), f["f32"], f["f32b"]], "diff")]
+                     [os.path.join(HERE, "torch_diff.py"), f["f32"], f["f32b"]], "diff")]
 
     inputs_used = sorted({arg for b in benches for arg in b[2] if arg in f.values()}
                          | ({f["big44"]} if "B5" in only else set()))
@@ -157,24 +163,26 @@ def main():
               f"{before:.0f} -> {meminfo_mb('FileHugePages'):.0f} MB", flush=True)
     load_start = loadavg()
     print(f"load average at start: {load_start}", flush=True)
-    results = {i: {"ours": [], "torch": []} for i in range(len(benches))}
-    # Warm-up (page cache for both sides) and a correctness check: same tensors listed.
-    for i, (bid, label, ours, torch_cmd, kind) in enumerate(benches):
-        r1, r2 = run_one(ours), run_one(torch_cmd)
-        for who, r in (("ckpt-inspect", r1), ("torch", r2)):
+    results = {i: {"ours": [], "torch": [], "torch2": []} for i in range(len(benches))}
+    # Warm-up (page cache for all sides) and a correctness check: same tensors listed.
+    for i, (bid, label, ours, torch_args, kind) in enumerate(benches):
+        r1, r2, r3 = run_one(ours), run_one([PY] + torch_args), run_one([PY2] + torch_args)
+        for who, r in (("ckpt-inspect", r1), ("torch 1.13", r2), ("torch 2.13", r3)):
             if r["rc"] != 0:
                 sys.exit(f"{bid} {label}: {who} failed ({r['rc']}): {r['err'][-2000:]}")
         if kind == "ls":
             n_ours = len(r1["out"].splitlines()) - 2  # header and summary lines
-            n_torch = len(r2["out"].splitlines())
-            if n_ours != n_torch:
-                sys.exit(f"{bid} {label}: ckpt-inspect lists {n_ours} tensors, torch {n_torch}")
-        print(f"  warm-up {bid} {label}: ours {r1['wall'] * 1e3:.1f} ms, torch {r2['wall'] * 1e3:.0f} ms", flush=True)
+            for who, r in (("torch 1.13", r2), ("torch 2.13", r3)):
+                n_torch = len(r["out"].splitlines())
+                if n_ours != n_torch:
+                    sys.exit(f"{bid} {label}: ckpt-inspect lists {n_ours} tensors, {who} {n_torch}")
+        print(f"  warm-up {bid} {label}: ours {r1['wall'] * 1e3:.1f} ms, torch 1.13 {r2['wall'] * 1e3:.0f} ms, "
+              f"torch 2.13 {r3['wall'] * 1e3:.0f} ms", flush=True)
     for rep in range(a.reps):
-        for i, (bid, label, ours, torch_cmd, kind) in enumerate(benches):
-            order = [("ours", ours), ("torch", torch_cmd)]
-            if rep % 2:
-                order.reverse()
+        for i, (bid, label, ours, torch_args, kind) in enumerate(benches):
+            # the three take turns at going first
+            order = [("ours", ours), ("torch", [PY] + torch_args), ("torch2", [PY2] + torch_args)]
+            order = order[rep % 3:] + order[:rep % 3]
             for who, cmd in order:
                 r = run_one(cmd)
                 if r["rc"] != 0:
@@ -188,9 +196,9 @@ def main():
                 results[i].setdefault("floor", []).append(json.loads(r["out"])["ms"] / 1e3)
         print(f"  repetition {rep + 1}/{a.reps} done", flush=True)
 
-    rows = []
+    rows, rows2 = [], []
     f32_eps = None
-    for i, (bid, label, ours, torch_cmd, kind) in enumerate(benches):
+    for i, (bid, label, ours, torch_args, kind) in enumerate(benches):
         o, t = results[i]["ours"], results[i]["torch"]
         ow, tw = med(o, "wall"), med(t, "wall")
         orss, trss = max(r["rss"] for r in o), med(t, "rss")
@@ -226,6 +234,20 @@ def main():
         rows.append([bid, label, f"{ow * 1e3:.1f} ms (CPU {med(o, 'cpu') * 1e3:.1f} ms)",
                      f"{tw * 1e3:.0f} ms (CPU {med(t, 'cpu') * 1e3:.0f} ms)", f"{ratio:.0f}x",
                      f"{orss / MB:.1f} MB", f"{trss / MB:.0f} MB", extra, target, "PASS" if ok else "MISS"])
+        # Against today's torch (issue 18): the whole process, and torch's engine after its import
+        # against ours.
+        t2 = results[i]["torch2"]
+        t2w, t2i, t1i, oi = med(t2, "wall"), med(t2, "inproc"), med(t, "inproc"), med(o, "inproc")
+        whole, inproc = t2w / ow, t2i / oi
+        whole_target = 100 if bid in ("B1", "B2") else 10
+        inproc_target = 5 if bid in ("B2", "B3", "B4") else 1
+        missed = [m for m, bad in ((f"whole < {whole_target}x", whole < whole_target),
+                                   (f"in-process < {inproc_target}x", inproc < inproc_target)) if bad]
+        rows2.append([bid, label, f"{ow * 1e3:.1f} ms", f"{t2w * 1e3:.0f} ms (CPU {med(t2, 'cpu') * 1e3:.0f} ms)",
+                      f"{whole:.0f}x", f"{t2i * 1e3:.1f} ms", f"{inproc:.1f}x",
+                      f"{t1i * 1e3:.0f} ms ({t1i / oi:.1f}x)", f"{med(t2, 'rss') / MB:.0f} MB",
+                      f"whole >= {whole_target}x, in-process " + (f">= {inproc_target}x" if inproc_target > 1 else "ahead"),
+                      "MISS (" + ", ".join(missed) + ")" if missed else "PASS"])
     if "B4" in only and not have_diff:
         rows.append(["B4", "diff two 1 GiB checkpoints", "-", "-", "-", "-", "-",
                      "`ckpt-inspect diff` not available in this build", ">= 10x", "MISS"])
@@ -276,7 +298,7 @@ def main():
              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     for g in ("B1", "B2", "B3", "B4"):
         if g in only:
-            store[g] = dict(stamp, rows=[r for r in rows if r[0] == g])
+            store[g] = dict(stamp, rows=[r for r in rows if r[0] == g], rows2=[r for r in rows2 if r[0] == g])
     if "B5" in only and gui_rows:
         store["B5"] = dict(stamp, rows=gui_rows)
     if "K" in only and kernel_rows:
@@ -284,13 +306,18 @@ def main():
     with open(store_path, "w") as fh:
         json.dump(store, fh, indent=1)
     rows = [r for g in ("B1", "B2", "B3", "B4") for r in store.get(g, {}).get("rows", [])]
+    rows2 = [r for g in ("B1", "B2", "B3", "B4") for r in store.get(g, {}).get("rows2", [])]
     gui_rows = store.get("B5", {}).get("rows", [])
     kernel_rows = store.get("K", {}).get("rows", [])
     loads = "; ".join(f"{g} at {v['date']}: {v['load']}" for g, v in store.items())
     caches = "; ".join(f"{g}: {'read back' if v.get('cache') == 'read' else 'as found'}" for g, v in store.items())
 
-    head = ["", "benchmark", "ckpt-inspect wall (CPU)", "torch wall (CPU)", "ratio (wall)", "our peak RSS", "torch peak RSS", "", "target", ""]
+    head = ["", "benchmark", "ckpt-inspect wall (CPU)", "torch 1.13 wall (CPU)", "ratio (wall)", "our peak RSS", "torch peak RSS", "", "target", ""]
     lines = table(head, rows)
+    head2 = ["", "benchmark", "ckpt-inspect wall", "torch 2.13 wall (CPU)", "whole process", "torch 2.13 in-process",
+             "in-process", "torch 1.13 in-process", "torch 2.13 peak RSS", "target (against 2.13)", ""]
+    lines2 = table(head2, rows2)
+    print("\n".join(lines2))
     if gui_rows:
         lines += [""] + table(["", "GUI (bench_gui, CheckpointPanel, offscreen)", "median", "target", ""], gui_rows)
     print("\n".join(lines))
@@ -314,7 +341,16 @@ def main():
           f"- Load average (1/5/15 min), start -> end of each group: {loads} "
           "(2 cores shared with other work; ratios measured side by side absorb most of that)",
           f"- Page cache of the inputs per group: {caches}", "",
-          "## Command line against torch", ""] + lines[: len(rows) + 2]
+          "## Command line against torch 1.13 (2022)", "",
+          "`/usr/bin/python3`, Debian's torch 1.13: `torch.load(path, map_location=\"cpu\")`, the way",
+          "a 2022 user read a file; `torch.set_num_threads` = all cores.", ""] + lines[: len(rows) + 2] + [
+          "", "## Command line against torch 2.13 (today)", "",
+          "`.venv-oracle`, torch 2.13.0 (CPU) as `scripts/oracle_env.sh` installs it, on the same inputs in the",
+          "same repetitions: `torch.load(path, mmap=True, weights_only=True, map_location=\"cpu\")`,",
+          "`torch.set_num_threads` = all cores (`scripts/bench/torch_common.py`). *Whole process* is",
+          "torch's wall time over ours, `import torch` included: what a user waits for. *In-process* is",
+          "torch's time after `import torch` (measured inside the script) over our whole wall time",
+          "(our start-up included, so the ratio is if anything low): torch's engine against ours.", ""] + lines2
     if gui_rows:
         md += ["", "## GUI", "", "`tests/bench/bench_gui`: the real `CheckpointPanel` (one ckpt-browser tab) in a "
                "QApplication, `QT_QPA_PLATFORM=offscreen`.", ""] + lines[len(rows) + 3:]

@@ -3,16 +3,18 @@
 torch after loading both files: max and mean absolute difference, relative L2 difference
 (||a - b|| / ||a||) and cosine similarity.
 
-    /usr/bin/python3 torch_diff.py A B
+    PYTHON torch_diff.py A B
 """
 import sys
 
 import torch
 
+from torch_common import load, report_inprocess
+
 
 def main():
-    a = torch.load(sys.argv[1], map_location="cpu")
-    b = torch.load(sys.argv[2], map_location="cpu")
+    a = load(sys.argv[1])
+    b = load(sys.argv[2])
     for name, ta in a.items():
         tb = b.get(name)
         if tb is None or tb.shape != ta.shape:
@@ -31,3 +33,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    report_inprocess()

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
 """The torch side of B1/B2: what a user does instead of `ckpt-inspect ls FILE`.
 
-    /usr/bin/python3 torch_ls.py FILE
+    PYTHON torch_ls.py FILE
 """
 import sys
 
 import torch
+
+from torch_common import load, report_inprocess
 
 
 def walk(obj, path, out):
@@ -20,7 +22,7 @@ def walk(obj, path, out):
 
 
 def main():
-    sd = torch.load(sys.argv[1], map_location="cpu")
+    sd = load(sys.argv[1])
     out = []
     walk(sd, "", out)
     sys.stdout.write("\n".join(out) + "\n")
@@ -28,3 +30,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    report_inprocess()

@@ -3,16 +3,18 @@
 min, max, mean, std, L2 over the finite values, NaN/+Inf/-Inf/zero counts, a 64-bin histogram
 over [min, max]) for every tensor, computed by torch after torch.load.
 
-    /usr/bin/python3 torch_stats.py FILE [BINS]
+    PYTHON torch_stats.py FILE [BINS]
 """
 import sys
 
 import torch
 
+from torch_common import load, report_inprocess
+
 
 def main():
     bins = int(sys.argv[2]) if len(sys.argv) > 2 else 64
-    sd = torch.load(sys.argv[1], map_location="cpu")
+    sd = load(sys.argv[1])
     for name, t in sd.items():
         x = t.float()  # bf16/f16: histc has no CPU kernel for them
         nan = int(torch.isnan(x).sum())
@@ -31,3 +33,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    report_inprocess()
