@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -76,6 +77,8 @@ private:
     void readPt2(const ZipReader &zip, const std::string &relPrefix, bool byteSwap);
     /// `e`: the entry of `s.record`, or nullptr when the archive has none.
     void attachZipRecord(const ZipReader &zip, const ZipEntry *e, StorageInfo &s);
+    /// The archive has `.data/serialization_id` (torch >= 2.4 wrote it).
+    bool writtenBySerializationId(const ZipReader &zip);
 
     // legacycheckpoint.cpp
     void readLegacy();
@@ -94,6 +97,8 @@ private:
     ByteView m_file;
     PickleUnpickler m_unpickler;
     bool m_warnedDeflate = false;
+    bool m_warnedSkipData = false;
+    std::optional<bool> m_hasSerializationId; ///< writtenBySerializationId(), once asked
     std::uint64_t m_inflated = 0; ///< bytes charged by chargeInflation()
 };
 

@@ -253,6 +253,13 @@ void ContainerReader::readPt2(const ZipReader &zip, const std::string &relPrefix
     collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
 }
 
+bool ContainerReader::writtenBySerializationId(const ZipReader &zip)
+{
+    if (!m_hasSerializationId)
+        m_hasSerializationId = zip.findRelative(".data/serialization_id") != nullptr;
+    return *m_hasSerializationId;
+}
+
 void ContainerReader::attachZipRecord(const ZipReader &zip, const ZipEntry *e, StorageInfo &s)
 {
     const std::uint64_t needed = s.nbytes();
@@ -269,6 +276,22 @@ void ContainerReader::attachZipRecord(const ZipReader &zip, const ZipEntry *e, S
         s.problem = "record '" + std::string(s.record) + "' holds " + std::to_string(e->uncompressedSize)
                     + " bytes, but its storage needs " + std::to_string(needed);
         fail(FormatError(Kind::Truncated, s.problem, std::string(s.record), e->dataOffset));
+        return;
+    }
+    if (e->crc32 == 0 && e->uncompressedSize > 0 && e->method == 0 && writtenBySerializationId(zip)) {
+        // torch.save under torch.serialization.skip_data (torch >= 2.5) writes each storage record
+        // at its full size with a CRC-32 of 0 and leaves its bytes out (zeros; torch fills them
+        // in a later pass). Written bytes have that CRC with probability 2^-32, so the tensor is
+        // shown without values instead of as zeros that are not the model's. Only for archives
+        // of a torch that writes `.data/serialization_id` (2.4 on): other writers may leave the
+        // CRC at 0.
+        s.problem = "record '" + std::string(s.record)
+                    + "' has no bytes: the file was saved under torch.serialization.skip_data (CRC-32 0)";
+        if (!m_warnedSkipData)
+            m_d.warnings.push_back({"storage records have a CRC-32 of 0 and no bytes, as torch.save writes "
+                                    "them under torch.serialization.skip_data: their tensors have no values",
+                                    std::string(s.record), e->dataOffset});
+        m_warnedSkipData = true;
         return;
     }
     if (e->method != 0) {

@@ -124,6 +124,33 @@ private Q_SLOTS:
         QVERIFY2(found, qPrintable(QString::fromStdString(lsReport(*data).dump())));
     }
 
+    // torch 2.13 under torch.serialization.skip_data writes every storage record at full size with
+    // a CRC-32 of 0 and no bytes: the tensors are listed as torch lists them, with no values (not
+    // zeros), and a warning says why.
+    void skipDataTensorsHaveNoValues()
+    {
+        const QString expectedPath = QStringLiteral(CKPT_FIXTURES_DIR "/expected/torch2/unread/skip_data.pt.json");
+        const test::Json expected = test::loadJson(expectedPath.toStdString());
+        QVERIFY2(expected.is_object(), "run tests/fixtures/make_torch2_fixtures.py");
+        const auto data = format::readCheckpoint(fixturePath(QStringLiteral("torch2/unread/skip_data.pt")).toStdString());
+        QVERIFY(data && data->ok());
+        const Json ls = lsReport(*data);
+        QCOMPARE(ls["tensors"].size(), expected["tensors"].size());
+        for (std::size_t i = 0; i < expected["tensors"].size(); ++i) {
+            QVERIFY2(ls["tensors"][i]["path"] == expected["tensors"][i]["path"], ls["tensors"][i].dump().c_str());
+            QVERIFY2(ls["tensors"][i]["dtype"] == expected["tensors"][i]["dtype"], ls["tensors"][i].dump().c_str());
+            QVERIFY2(ls["tensors"][i]["shape"] == expected["tensors"][i]["shape"], ls["tensors"][i].dump().c_str());
+        }
+        for (std::size_t i = 0; i < data->tensors.size(); ++i) {
+            const auto view = format::tensorView(*data, static_cast<int>(i));
+            QVERIFY2(view.error.find("skip_data") != std::string::npos, view.error.c_str());
+        }
+        bool warned = false;
+        for (const auto &w : data->warnings)
+            warned = warned || w.text().find("skip_data") != std::string::npos;
+        QVERIFY(warned);
+    }
+
     void pathsOfSharedTensorsAreListedAtEachPath()
     {
         // A tensor reached through two keys (tied weights) is listed at both (PRODUCT.md 4).
