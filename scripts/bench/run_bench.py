@@ -171,7 +171,7 @@ def main():
             if r["rc"] != 0:
                 sys.exit(f"{bid} {label}: {who} failed ({r['rc']}): {r['err'][-2000:]}")
         if kind == "ls":
-            n_ours = len(r1["out"].splitlines()) - 2  # header and summary lines
+            n_ours = len(json.loads(run_one(ours[:2] + ["--json"] + ours[2:])["out"])["tensors"])
             for who, r in (("torch 1.13", r2), ("torch 2.13", r3)):
                 n_torch = len(r["out"].splitlines())
                 if n_ours != n_torch:
