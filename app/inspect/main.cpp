@@ -12,6 +12,7 @@
 #include "trainingstate.h"
 
 #include <cctype>
+#include <chrono>
 #include <clocale>
 #include <climits>
 #include <cstdint>
@@ -345,8 +346,29 @@ int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsig
 
 } // namespace
 
+/// With CKPT_BENCH_INPROCESS set (scripts/bench/run_bench.py), the time from main() to its
+/// return goes to stderr as the last line, the counterpart of the torch scripts' time after
+/// `import torch`: the in-process ratio then compares engine with engine.
+struct InProcessClock
+{
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    mutable bool reported = false;
+    ~InProcessClock() { report(); }
+    /// Also called before std::_Exit, which runs no destructor.
+    void report() const
+    {
+        if (reported || !std::getenv("CKPT_BENCH_INPROCESS"))
+            return;
+        reported = true;
+        const std::chrono::duration<double> s = std::chrono::steady_clock::now() - started;
+        std::cout.flush();
+        std::fprintf(stderr, "\nCKPT_BENCH_INPROCESS_S=%.6f\n", s.count());
+    }
+};
+
 int main(int argc, char **argv)
 {
+    const InProcessClock clock;
     // As under QCoreApplication: the environment's character type, so that the shell globs of
     // `stats FILE PATH...` match characters, not bytes. Numbers stay in the "C" locale.
     std::setlocale(LC_CTYPE, "");
@@ -392,6 +414,7 @@ int main(int argc, char **argv)
         // As below: the value graphs go back to the system with the process.
         std::cout.flush();
         std::cerr.flush();
+        clock.report();
         std::_Exit(status);
     }
 
@@ -468,5 +491,6 @@ int main(int argc, char **argv)
     // about to end, so the memory goes back to the system without it.
     std::cout.flush();
     std::cerr.flush();
+    clock.report();
     std::_Exit(status);
 }
