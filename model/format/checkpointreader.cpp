@@ -2,6 +2,7 @@
 #include "checkpointreader.h"
 #include "containerreader.h"
 
+#include "parallelwork.h"
 #include "picklescanner.h"
 #include "pickleunpickler.h"
 #include "safetensorsreader.h"
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <future>
 #include <new>
+#include <thread>
 #include <unordered_map>
 
 namespace ckpt::format {
@@ -187,20 +189,37 @@ std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const 
     return data;
 }
 
-std::string checkStorageCrc(const CheckpointData &data, int storage)
+std::string checkStorageCrc(const CheckpointData &data, int storage, const CrcOptions &options)
 {
     if (storage < 0 || static_cast<std::size_t>(storage) >= data.storages.size())
         return {};
     const StorageInfo &s = data.storages[static_cast<std::size_t>(storage)];
     if (!s.hasCrc || !s.present)
         return {};
-    uLong crc = crc32(0L, Z_NULL, 0);
+    constexpr std::uint64_t kPiece = 8u << 20;
     const std::uint8_t *p = s.bytes.view.data;
-    for (std::uint64_t left = s.bytes.view.size; left > 0;) {
-        const auto n = static_cast<uInt>(std::min<std::uint64_t>(left, 1u << 30));
-        crc = crc32(crc, p, n);
-        p += n;
-        left -= n;
+    const std::uint64_t size = s.bytes.view.size;
+    const std::uint64_t pieces = (size + kPiece - 1) / kPiece;
+    std::vector<uLong> crcs(pieces, 0);
+    ParallelWork::Options work;
+    work.progress = &options.progress;
+    work.total = size;
+    work.reportStep = kPiece;
+    work.what = "CRC-32 check";
+    work.background = options.background;
+    ParallelWork runner(work);
+    const unsigned threads = options.threads ? options.threads : std::thread::hardware_concurrency();
+    runner.run(pieces, threads, [&](std::uint64_t i, unsigned) {
+        const std::uint64_t at = i * kPiece;
+        const auto n = static_cast<uInt>(std::min(kPiece, size - at));
+        crcs[i] = crc32(crc32(0L, Z_NULL, 0), p + at, n);
+        runner.advance(n);
+    });
+    runner.finish();
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (std::uint64_t i = 0; i < pieces; ++i) {
+        const auto n = static_cast<z_off_t>(std::min(kPiece, size - i * kPiece));
+        crc = crc32_combine(crc, crcs[i], n);
     }
     if (static_cast<std::uint32_t>(crc) == s.crc32)
         return {};

@@ -103,7 +103,9 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                         TensorHealthResult r{static_cast<int>(i), healthFlags(s), false, {}};
                         // The record's CRC-32, once per storage, while its pages are in memory.
                         if (info.storage >= 0 && checkedStorages.insert(info.storage).second)
-                            r.crcProblem = QString::fromStdString(format::checkStorageCrc(*data, info.storage));
+                            r.crcProblem = QString::fromStdString(format::checkStorageCrc(
+                                *data, info.storage,
+                                {[&promise](std::uint64_t, std::uint64_t) { return !promise.isCanceled(); }, 0, true}));
                         promise.addResult(std::move(r));
                     } catch (const std::exception &) {
                         if (promise.isCanceled())

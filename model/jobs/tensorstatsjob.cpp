@@ -123,30 +123,48 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
         return result;
     }
     result.used = static_cast<int>(sources.size());
-    // Each record is checked once against its CRC-32 (issue 16): the statistics read every byte
-    // of it anyway, so this costs a second pass over pages that are then in memory.
-    {
-        std::vector<int> checked;
-        for (const auto &s : sources) {
-            const int storage = request.data->tensors[static_cast<std::size_t>(s.tensor)].storage;
-            if (storage < 0 || std::find(checked.begin(), checked.end(), storage) != checked.end())
-                continue;
-            checked.push_back(storage);
-            if (const std::string problem = format::checkStorageCrc(*request.data, storage); !problem.empty()) {
-                result.integrityError = qs(problem);
-                break;
-            }
-        }
-    }
-
     std::uint64_t perPass = 0;
     for (const auto &s : sources)
         perPass += s.view.numel();
     const bool single = sources.size() == 1;
     const bool needsSecondPass = request.range == HistogramRange::Symmetric || !single;
     const int passes = needsSecondPass && request.range != HistogramRange::Custom ? 2 : 1;
-    const std::uint64_t grandTotal = std::max<std::uint64_t>(1, perPass * static_cast<std::uint64_t>(passes));
+    // The CRC-32 check counts as one more pass in the progress bar.
+    const std::uint64_t grandTotal = std::max<std::uint64_t>(1, perPass * static_cast<std::uint64_t>(passes + 1));
     std::atomic<std::uint64_t> base{0};
+
+    // Each record is checked once against its CRC-32 (issue 16): the statistics read every byte
+    // of it anyway, so this costs a second pass over pages that are then in memory. It runs on
+    // the statistics' workers, reports progress and stops on Cancel like them.
+    {
+        std::vector<int> checked;
+        std::uint64_t crcBytes = 0;
+        for (const auto &s : sources) {
+            const int storage = request.data->tensors[static_cast<std::size_t>(s.tensor)].storage;
+            if (storage < 0 || std::find(checked.begin(), checked.end(), storage) != checked.end())
+                continue;
+            checked.push_back(storage);
+            crcBytes += request.data->storages[static_cast<std::size_t>(storage)].bytes.view.size;
+        }
+        std::uint64_t crcDone = 0;
+        for (const int storage : checked) {
+            format::CrcOptions options;
+            options.background = true;
+            if (progress) {
+                options.progress = [&progress, &crcDone, crcBytes, perPass, grandTotal](std::uint64_t done, std::uint64_t) {
+                    const double part = static_cast<double>(crcDone + done) / static_cast<double>(std::max<std::uint64_t>(1, crcBytes));
+                    return progress(static_cast<std::uint64_t>(part * static_cast<double>(perPass)), grandTotal);
+                };
+            }
+            const std::string problem = format::checkStorageCrc(*request.data, storage, options);
+            crcDone += request.data->storages[static_cast<std::size_t>(storage)].bytes.view.size;
+            if (!problem.empty()) {
+                result.integrityError = qs(problem);
+                break;
+            }
+        }
+        base = perPass;
+    }
 
     auto run = [&](const format::StridedView &view, StatsOptions options) {
         const std::uint64_t offset = base.load();

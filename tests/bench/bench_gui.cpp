@@ -207,6 +207,14 @@ int main(int argc, char **argv)
             poll->setTimerType(Qt::PreciseTimer);
             poll->start(0);
             QObject::connect(poll, &QTimer::timeout, &panel, [&, poll] {
+                if (std::getenv("CKPT_BENCH_TRACE_MS")) {
+                    static double notBusyAt = -1;
+                    if (notBusyAt < 0 && !panel.isBusy()) {
+                        notBusyAt = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+                        std::fprintf(stderr, "panel not busy %.1f ms after Cancel, %d pool threads active\n",
+                                     notBusyAt, QThreadPool::globalInstance()->activeThreadCount());
+                    }
+                }
                 if (!panel.isBusy() && poolIdle()) {
                     cancelMs = static_cast<double>(clock.nsecsElapsed()) / 1e6;
                     poll->stop();

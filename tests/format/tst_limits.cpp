@@ -672,6 +672,70 @@ private slots:
         QVERIFY2(lastDone.load() < (1ull << 26), qPrintable(QString::number(lastDone.load())));
     }
 
+    /// A record of 20 MiB + 12 bytes is checked in 8 MiB pieces on any number of workers and
+    /// agrees with zlib's one-shot CRC-32 of the whole (what makeZip records); one flipped byte
+    /// in the short last piece is found; Cancel stops the check within a piece.
+    void crcOfLargeRecordInPieces()
+    {
+        const std::uint64_t numel = (5u << 20) + 3;
+        std::string raw(numel * 4, '\0');
+        std::uint32_t x = 12345;
+        for (char &c : raw) {
+            x = x * 1664525u + 1013904223u;
+            c = static_cast<char>(x >> 24);
+        }
+        const std::string pickle = stateDict(tensorPickle("0", static_cast<std::int64_t>(numel), 0,
+                                                          {static_cast<std::int64_t>(numel)}, {1}));
+        const std::string intact = torchZip(pickle, {{"archive/data/0", raw}});
+        const auto data = readCheckpointBytes({reinterpret_cast<const std::uint8_t *>(intact.data()), intact.size()},
+                                              "large-record");
+        QVERIFY(data && data->ok());
+        QCOMPARE(data->storages.size(), std::size_t(1));
+        QVERIFY(data->storages[0].hasCrc);
+        for (unsigned threads : {1u, 2u, 3u}) {
+            CrcOptions o;
+            o.threads = threads;
+            std::uint64_t last = 0, total = 0;
+            o.progress = [&](std::uint64_t done, std::uint64_t of) {
+                last = done;
+                total = of;
+                return true;
+            };
+            QVERIFY2(checkStorageCrc(*data, 0, o).empty(), qPrintable(QString::number(threads)));
+            QCOMPARE(total, raw.size());
+            QCOMPARE(last, raw.size());
+        }
+
+        // The same archive with its recorded CRC kept and one byte past the last 8 MiB boundary
+        // changed: the tensor's bytes sit at the end of the record in the file.
+        std::string flipped = intact;
+        const std::size_t at = flipped.find(raw.substr(raw.size() - 64)) + 60;
+        QVERIFY(at != std::string::npos + 60);
+        flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
+        const auto bad = readCheckpointBytes({reinterpret_cast<const std::uint8_t *>(flipped.data()), flipped.size()},
+                                             "large-record");
+        QVERIFY(bad && bad->ok());
+        const std::string problem = checkStorageCrc(*bad, 0, {{}, 2, false});
+        QVERIFY2(problem.find("archive/data/0") != std::string::npos && problem.find("CRC-32") != std::string::npos,
+                 problem.c_str());
+
+        CrcOptions cancel;
+        cancel.threads = 2;
+        std::atomic<std::uint64_t> seen{0};
+        cancel.progress = [&](std::uint64_t done, std::uint64_t) {
+            seen = done;
+            return false;
+        };
+        bool cancelled = false;
+        try {
+            checkStorageCrc(*data, 0, cancel);
+        } catch (const FormatError &e) {
+            cancelled = e.kind() == FormatError::Kind::Cancelled;
+        }
+        QVERIFY(cancelled);
+        QVERIFY2(seen.load() < raw.size(), qPrintable(QString::number(seen.load())));
+    }
+
 private:
     static std::uint64_t loadLe32(const std::string &s, std::size_t at)
     {
