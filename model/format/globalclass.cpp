@@ -163,6 +163,8 @@ bool isTensor(std::string_view module, std::string_view name) noexcept
                || name == "_TypedStorage" || name == "_LegacyStorage" || name == "_load_from_bytes";
     if (module == "torch.nn.parameter")
         return name == "Parameter" || name == "Buffer";
+    if (module == "torch.nested._internal.nested_tensor") // torch 2.x's jagged nested tensors
+        return name == "_rebuild_njt" || name == "NestedTensor";
     return false;
 }
 

@@ -75,6 +75,9 @@ bool knownSafeCall(std::string_view module, std::string_view name, std::string_v
     };
     static constexpr Q kSafe[] = {
         {"torch._tensor", "_rebuild_from_type"},
+        // torch 2.x's jagged nested tensor from the dict of its tensors; torch's weights-only
+        // unpickler allows it once torch.nested and torch._dynamo are imported
+        {"torch.nested._internal.nested_tensor", "_rebuild_njt"},
         {"torch.storage", "_load_from_bytes"}, // a nested torch.load: its bytes are scanned
         {"torch", "Size"}, {"torch", "device"},
         {"torch.serialization", "_get_layout"},

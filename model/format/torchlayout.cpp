@@ -117,7 +117,7 @@ public:
         }
         m_data.tensors.reserve(m_data.tensors.size() + rebuildCalls);
         adviseHugePagesForSpare(m_data.tensors);
-        for (std::size_t i = firstNode; i < end; ++i) // no node is made here: indexes stay valid
+        for (std::size_t i = firstNode; i < end; ++i) // nodes made here (convertNested) come after `end`
             convert(nodeAt(i));
     }
 
@@ -425,9 +425,7 @@ private:
             t.device = "meta";
             addTensor(v, std::move(t));
         } else if (name == "_rebuild_nested_tensor") {
-            // torch.nested's strided nested tensors (buffer, sizes, strides, offsets).
-            warn("a nested tensor (torch._utils._rebuild_nested_tensor) is not read (its buffer is not listed)",
-                 v->offset);
+            convertNested(v);
         } else if (name == "_rebuild_device_tensor_from_cpu_tensor") {
             Value *inner = tensorOf(arg(v, 0));
             if (!inner)
@@ -550,6 +548,39 @@ private:
         addTensor(v, std::move(t));
     }
 
+    /// torch.nested's strided nested tensors: _rebuild_nested_tensor(buffer, sizes, strides,
+    /// offsets), the values of every component one after the other in `buffer` and row i of
+    /// the three int64 tables describing component i. A nested tensor has no single shape, so
+    /// it is listed as what it is made of: the call's node gets the four as named attributes
+    /// (`values`, `sizes`, `strides`, `offsets`: torch's values() and _nested_tensor_size(),
+    /// _nested_tensor_strides(), _nested_tensor_storage_offsets()), which the tree shows as its
+    /// children. The four Str keys are the only nodes made after the pickle is read: they are
+    /// appended past the nodes run() visits.
+    void convertNested(Value *v)
+    {
+        static constexpr std::string_view kNames[] = {"values", "sizes", "strides", "offsets"};
+        Value *parts[4];
+        for (std::size_t i = 0; i < 4; ++i) {
+            parts[i] = tensorOf(arg(v, i));
+            if (!parts[i]) {
+                warn("a nested tensor (torch._utils._rebuild_nested_tensor) whose " + std::string(kNames[i])
+                         + " is not a tensor is not read",
+                     v->offset);
+                return;
+            }
+        }
+        Value *named = m_data.graph.make(ValueKind::Dict);
+        named->offset = v->offset;
+        for (std::size_t i = 0; i < 4; ++i) {
+            Value *key = m_data.graph.make(ValueKind::Str);
+            key->offset = v->offset;
+            key->text = kNames[i];
+            named->items.push_back(key);
+            named->items.push_back(parts[i]);
+        }
+        v->state = named;
+    }
+
     void convertFromType(Value *v)
     {
         // (func, new_type, args, state): func(*args), then tagged with new_type and state.
@@ -562,6 +593,15 @@ private:
         v->cls = func;
         v->args = args;
         convertCall(v);
+        if (v->kind != ValueKind::Tensor && func->name() == "_rebuild_njt"
+            && func->module() == "torch.nested._internal.nested_tensor" && args->items.size() == 1
+            && args->items[0] && args->items[0]->kind == ValueKind::Dict) {
+            // torch 2.x's jagged nested tensor (NestedTensor): _rebuild_njt's one argument is
+            // the dict of what it is made of (values, offsets, lengths, _ragged_idx,
+            // _metadata_cache with min/max_seqlen, requires_grad), shown as its attributes.
+            v->state = args->items[0];
+            return;
+        }
         if (v->kind != ValueKind::Tensor) {
             // A tensor subclass rebuilt by a function this reader does not know (the jagged
             // nested tensors of torch 2.x: torch.nested._internal.nested_tensor._rebuild_njt):
