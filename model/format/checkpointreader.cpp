@@ -128,12 +128,54 @@ void attachSecurityScan(CheckpointData &data, std::shared_ptr<SecurityScan> scan
 
 } // namespace
 
-std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path, const ReadLimits &limits,
+std::string weightsInFolder(const std::string &dir)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const char *name : {"model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
+                             "pytorch_model.bin"}) {
+        const fs::path p = fs::path(dir) / name;
+        if (fs::is_regular_file(p, ec))
+            return p.string();
+    }
+    // Other save_pretrained names (diffusion_pytorch_model.safetensors.index.json, ...): one
+    // shard index, else one weights file.
+    std::vector<std::string> indexes, weights;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!it->is_regular_file(ec))
+            continue;
+        if (name.ends_with(".safetensors.index.json") || name.ends_with(".bin.index.json"))
+            indexes.push_back(it->path().string());
+        else if (name.ends_with(".safetensors"))
+            weights.push_back(it->path().string());
+    }
+    if (indexes.size() == 1)
+        return indexes.front();
+    if (indexes.empty() && weights.size() == 1)
+        return weights.front();
+    return {};
+}
+
+std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, const ReadLimits &limits,
                                                      const ProgressFn &progress) noexcept
 {
     std::shared_ptr<CheckpointData> data;
     try {
         data = std::make_shared<CheckpointData>();
+        std::string path = given;
+        std::error_code ec;
+        if (std::filesystem::is_directory(given, ec)) {
+            path = weightsInFolder(given);
+            if (path.empty()) {
+                data->file = given;
+                data->error = ReadError{FormatError::Kind::Io,
+                                        "is a directory without one set of model weights in it (model.safetensors, "
+                                        "pytorch_model.bin, or one *.index.json shard index)",
+                                        {}, FormatError::kNoOffset, false};
+                return data;
+            }
+        }
         data->file = path;
         std::shared_ptr<const MappedFile> mapped;
         try {

@@ -101,9 +101,16 @@ struct CheckpointData
     ScanVerdict scanVerdict() const noexcept;
 };
 
+/// The model weights in a folder written by save_pretrained or a transformers Trainer
+/// (checkpoint-N/): model.safetensors.index.json, pytorch_model.bin.index.json,
+/// model.safetensors, pytorch_model.bin, else its only *.index.json, else its only
+/// *.safetensors. "" when there is none or the choice is not clear.
+std::string weightsInFolder(const std::string &dir);
+
 /// Opens `path`, sniffs its format (FORMAT.md section 0) and reads the container directory and
 /// the pickle(s). Tensor bytes are not touched. Never throws: a fatal problem is returned in
 /// `error` together with whatever could be read. Nothing is executed, nothing is written.
+/// A folder is read as the weights in it (weightsInFolder); `file` is then that file.
 std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path,
                                                      const ReadLimits &limits = {},
                                                      const ProgressFn &progress = {}) noexcept;

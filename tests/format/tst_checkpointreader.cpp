@@ -128,6 +128,40 @@ private Q_SLOTS:
         QCOMPARE(data->scanVerdict(), format::ScanVerdict::Safe);
     }
 
+    // A save_pretrained or Trainer folder opens as the weights in it; a folder without one set
+    // of weights is a clear error naming what was looked for.
+    void foldersOpenTheirWeights_data()
+    {
+        QTest::addColumn<QString>("folder");
+        QTest::addColumn<QString>("weights");
+        QTest::newRow("sharded") << QStringLiteral("torch2/transformers/sharded")
+                                 << QStringLiteral("model.safetensors.index.json");
+        QTest::newRow("single") << QStringLiteral("torch2/transformers/single") << QStringLiteral("model.safetensors");
+        QTest::newRow("trainer") << QStringLiteral("torch2/transformers/trainer/checkpoint-4")
+                                 << QStringLiteral("model.safetensors");
+    }
+    void foldersOpenTheirWeights()
+    {
+        QFETCH(QString, folder);
+        QFETCH(QString, weights);
+        const QString dir = QStringLiteral(CKPT_FIXTURES_DIR "/files/") + folder;
+        const auto viaFolder = format::readCheckpoint(dir.toStdString());
+        const auto viaFile = format::readCheckpoint((dir + QLatin1Char('/') + weights).toStdString());
+        QVERIFY(viaFolder && viaFolder->ok() && viaFile && viaFile->ok());
+        QCOMPARE(QString::fromStdString(viaFolder->file), dir + QLatin1Char('/') + weights);
+        QVERIFY(!viaFolder->tensors.empty());
+        QVERIFY(lsReport(*viaFolder) == lsReport(*viaFile));
+    }
+    void folderWithoutWeightsIsAnError()
+    {
+        const QString dir = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer");
+        const auto data = format::readCheckpoint(dir.toStdString());
+        QVERIFY(data && data->error);
+        QVERIFY2(data->error->message.find("directory") != std::string::npos
+                     && data->error->message.find("model.safetensors") != std::string::npos,
+                 data->error->message.c_str());
+    }
+
     // torch 2.13 under torch.serialization.skip_data writes every storage record at full size with
     // a CRC-32 of 0 and no bytes: the tensors are listed as torch lists them, with no values (not
     // zeros), and a warning says why.
