@@ -603,9 +603,9 @@ private:
             return;
         }
         if (v->kind != ValueKind::Tensor) {
-            // A tensor subclass rebuilt by a function this reader does not know (the jagged
-            // nested tensors of torch 2.x: torch.nested._internal.nested_tensor._rebuild_njt):
-            // said, never dropped in silence.
+            // A tensor subclass rebuilt by a function this reader does not know (a library's
+            // own rebuild function, such as _rebuild_njt was before it was read above): said,
+            // never dropped in silence.
             if (type && type->kind == ValueKind::Global)
                 warn("a tensor of class " + std::string(type->module()) + "." + std::string(type->name())
                          + " rebuilt by " + std::string(func->module()) + "." + std::string(func->name())
