@@ -120,6 +120,10 @@ void MainWindow::createActions()
     QMenu *file = menuBar()->addMenu(tr("&File"));
     QAction *open = file->addAction(tr("&Open…"), this, &MainWindow::openDialog);
     open->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_O));
+    QAction *openFolder = file->addAction(tr("Open &Folder…"), this, &MainWindow::openFolderDialog);
+    openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    openFolder->setStatusTip(tr("Open a folder as one checkpoint: a transformers Trainer checkpoint-N/ folder "
+                                "(weights, optimizer, scheduler, trainer state) or a save_pretrained folder"));
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     m_compareAction = file->addAction(tr("Co&mpare with…"), this, &MainWindow::compareDialog);
     m_compareAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
@@ -391,6 +395,18 @@ void MainWindow::openDialog()
         settings.setValue(QLatin1String(kLastDirKey), QFileInfo(files.last()).absolutePath());
 }
 
+void MainWindow::openFolderDialog()
+{
+    QSettings settings;
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Open Checkpoint Folder"),
+                                                          settings.value(QLatin1String(kLastDirKey)).toString());
+    if (dir.isEmpty())
+        return;
+    openFile(dir);
+    if (m_persist)
+        settings.setValue(QLatin1String(kLastDirKey), QFileInfo(dir).absolutePath());
+}
+
 void MainWindow::closeTab(int index)
 {
     if (auto *compare = qobject_cast<ComparePanel *>(m_tabs->widget(index))) {
@@ -506,7 +522,8 @@ void MainWindow::updateRecentMenu()
 void MainWindow::updateWelcome()
 {
     QString html = tr("<h2>Checkpoint Browser</h2>"
-                      "<p>Open a PyTorch checkpoint with <b>File ▸ Open</b> (Ctrl+O) or drop files here;<br>"
+                      "<p>Open a PyTorch checkpoint with <b>File ▸ Open</b> (Ctrl+O), a training folder with<br>"
+                      "<b>File ▸ Open Folder</b> (Ctrl+Shift+O), or drop files or folders here;<br>"
                       "compare two with <b>File ▸ Compare with…</b> (Ctrl+D).<br>"
                       "Nothing from the file is executed; tensor data is read lazily.</p>");
     if (!m_recent.isEmpty()) {
@@ -635,7 +652,8 @@ void MainWindow::dropEvent(QDropEvent *event)
 {
     bool any = false;
     for (const QUrl &url : event->mimeData()->urls()) {
-        if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isFile()) {
+        const QFileInfo info(url.toLocalFile());
+        if (url.isLocalFile() && (info.isFile() || info.isDir())) { // a folder opens as one checkpoint
             openFile(url.toLocalFile());
             any = true;
         }

@@ -48,6 +48,7 @@ public:
 
 public slots:
     void openDialog();
+    void openFolderDialog();
     /// File ▸ Compare with…: compares the current tab's file with a chosen one (or asks for
     /// both files when no checkpoint tab is current).
     void compareDialog();

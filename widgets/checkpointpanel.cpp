@@ -397,12 +397,8 @@ void CheckpointPanel::onLoaded(const LoadedCheckpoint &result)
     // Recognition walks the value graph only (no tensor bytes): cheap enough for this thread.
     m_training = analyzeTraining(result.data);
     m_summaryPanel->setTraining(m_training);
-    if (m_watching) {
-        if (!m_watcher->files().isEmpty())
-            m_watcher->removePaths(m_watcher->files());
-        if (QFileInfo(m_path).isFile())
-            m_watcher->addPath(m_path);
-    }
+    if (m_watching)
+        watchFiles();
 
     const auto &cp = *result.data;
     if (cp.error) {
@@ -418,9 +414,13 @@ void CheckpointPanel::onLoaded(const LoadedCheckpoint &result)
         reloadButton->setToolTip(tr("Read the file again (F5)"));
         connect(reloadButton, &QToolButton::clicked, this, &CheckpointPanel::reload);
     } else if (cp.hasDangerousGlobals()) {
+        const QString member = qs(cp.dangerousMember()).toHtmlEscaped();
         m_errorBar->showMessage(MessageBar::Type::Error,
-                                tr("<b>This file would run code when loaded with torch.load.</b> "
-                                   "Browsing it here is safe; see the security report on the file's row."));
+                                (member.isEmpty() ? tr("<b>This file would run code when loaded with torch.load.</b> ")
+                                                  : tr("<b>%1 in this folder would run code when loaded with "
+                                                       "torch.load.</b> ").arg(member))
+                                    + (member.isEmpty() ? tr("Browsing it here is safe; see the security report on the file's row.")
+                                                        : tr("Browsing it here is safe; see the security report on the folder's row.")));
     } else if (m_reloading) {
         m_errorBar->showMessage(MessageBar::Type::Info,
                                 tr("Reloaded from disk at %1.").arg(QTime::currentTime().toString(QStringLiteral("HH:mm:ss"))));
@@ -590,8 +590,23 @@ void CheckpointPanel::setWatchingFile(bool watch)
     m_watching = watch;
     if (!watch && !m_watcher->files().isEmpty())
         m_watcher->removePaths(m_watcher->files());
-    else if (watch && m_watcher->files().isEmpty() && QFileInfo(m_path).isFile())
-        m_watcher->addPath(m_path);
+    else if (watch && m_watcher->files().isEmpty())
+        watchFiles();
+}
+
+void CheckpointPanel::watchFiles()
+{
+    if (!m_watcher->files().isEmpty())
+        m_watcher->removePaths(m_watcher->files());
+    // Every file read: the checkpoint, the shards of an index, each file of a folder.
+    QStringList files;
+    if (m_loaded.data)
+        for (const auto &f : m_loaded.data->files)
+            files << QFile::decodeName(QByteArray::fromStdString(f->path()));
+    if (files.isEmpty() && QFileInfo(m_path).isFile())
+        files << m_path;
+    if (!files.isEmpty())
+        m_watcher->addPaths(files);
 }
 
 void CheckpointPanel::showValuesTab(bool values)

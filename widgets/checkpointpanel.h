@@ -108,6 +108,8 @@ private:
     /// Selects `path` in the tree but leaves the details area as it is (optimizer rows).
     bool selectPathKeepingDetails(const QString &path);
 
+    void watchFiles(); ///< watches every file the checkpoint was read from
+
     QString m_path;
     LoadedCheckpoint m_loaded;
     CheckpointLoadJob *m_job;

@@ -90,10 +90,13 @@ void SecurityPanel::setCheckpoint(CheckpointPtr checkpoint)
                     what += QString::fromStdString(p.findings.front().text).toHtmlEscaped() + QStringLiteral(". ");
                     break;
                 }
+        const QString member = checkpoint ? QString::fromStdString(checkpoint->dangerousMember()).toHtmlEscaped() : QString();
         m_banner->showMessage(MessageBar::Type::Error,
-                              tr("<b>Dangerous: this file would run code when loaded with torch.load(weights_only=False).</b><br>"
-                                 "%1Do not load it that way; browsing it here is safe.")
-                                  .arg(what));
+                              (member.isEmpty()
+                                   ? tr("<b>Dangerous: this file would run code when loaded with torch.load(weights_only=False).</b><br>")
+                                   : tr("<b>Dangerous: %1 in this folder would run code when loaded with "
+                                        "torch.load(weights_only=False).</b><br>").arg(member))
+                                  + tr("%1Do not load it that way; browsing it here is safe.").arg(what));
     } else if (verdict == format::ScanVerdict::Unknown) {
         m_banner->showMessage(MessageBar::Type::Warning,
                               tr("<b>Verdict unknown:</b> %1. What could not be read may run code.")

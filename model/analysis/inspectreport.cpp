@@ -206,6 +206,12 @@ Json lsReport(const CheckpointData &data)
     Json j;
     j["file"] = data.file;
     j["format"] = formatName(data.format);
+    if (!data.members.empty()) {
+        Json members = Json::array();
+        for (const CheckpointData::Member &m : data.members)
+            members.push_back({{"key", m.key}, {"file", m.file}, {"format", formatName(m.format)}});
+        j["members"] = std::move(members);
+    }
     Json tensors = Json::array();
     const std::vector<TrainingItem> items = findTrainingState(data);
     const OptimizerStateNames names = optimizerStateNames(data, items);
@@ -241,7 +247,8 @@ Json lsReport(const CheckpointData &data)
         }
         if (!t.subclass.empty())
             e["subclass"] = t.subclass;
-        if (data.format == ContainerFormat::Index && static_cast<std::size_t>(p.tensor) < data.shardOfTensor.size())
+        if (static_cast<std::size_t>(p.tensor) < data.shardOfTensor.size()
+            && !data.shardOfTensor[static_cast<std::size_t>(p.tensor)].empty())
             e["shard"] = data.shardOfTensor[static_cast<std::size_t>(p.tensor)];
         tensors.push_back(std::move(e));
     }

@@ -135,8 +135,10 @@ namespace {
 
 // `visited` holds every container walked so far, never erased: a value shared by many paths is
 // classified once, at its first path (a memo bomb of 2^64 paths costs 64 steps, issue 16).
+// `inList`: below a list or tuple, where counters are not looked for (a Trainer's log_history
+// repeats `epoch`, `step` and `loss` for every logged step; the run's own are elsewhere).
 void walk(const Value *v, std::vector<std::string> &keys, std::vector<TrainingItem> &out,
-          std::unordered_set<const Value *> &visited, const CheckpointData &data)
+          std::unordered_set<const Value *> &visited, const CheckpointData &data, bool inList = false)
 {
     if (!v || keys.size() > 200 || !visited.insert(v).second)
         return;
@@ -166,28 +168,28 @@ void walk(const Value *v, std::vector<std::string> &keys, std::vector<TrainingIt
                                || (child->kind == ValueKind::Tensor && child->integer >= 0
                                    && static_cast<std::size_t>(child->integer) < data.tensors.size()
                                    && data.tensors[static_cast<std::size_t>(child->integer)].shape.empty());
-            if (plain && isStrKey(v->dictKey(i)) && isCounterKey(v->dictKey(i)->text)) {
+            if (plain && !inList && isStrKey(v->dictKey(i)) && isCounterKey(v->dictKey(i)->text)) {
                 TrainingItem item;
                 item.kind = TrainingKind::Counter;
                 item.keys = keys;
                 item.value = child;
                 out.push_back(std::move(item));
             } else {
-                walk(child, keys, out, visited, data);
+                walk(child, keys, out, visited, data, inList);
             }
             keys.pop_back();
         }
     } else if (v->kind == ValueKind::List || v->kind == ValueKind::Tuple) {
         for (std::size_t i = 0; i < v->items.size(); ++i) {
             keys.push_back(std::to_string(i));
-            walk(v->items[i], keys, out, visited, data);
+            walk(v->items[i], keys, out, visited, data, true);
             keys.pop_back();
         }
     } else if (v->kind == ValueKind::Object && v->state && v->state->kind == ValueKind::Dict) {
         // Attributes by name (no extra level for the state dict itself).
         for (std::size_t i = 0; i < v->state->dictSize(); ++i) {
             keys.push_back(format::pathKey(v->state->dictKey(i)));
-            walk(v->state->dictValue(i), keys, out, visited, data);
+            walk(v->state->dictValue(i), keys, out, visited, data, inList);
             keys.pop_back();
         }
     }
@@ -504,6 +506,15 @@ OptimizerMapping mapOptimizer(const CheckpointData &data, const TrainingItem &op
     if (!model) {
         for (ParamMapping &pm : result.params)
             pm.mapping = "no-model";
+        return result;
+    }
+    // A safetensors file (and a shard index) lists its tensors sorted by name, not in the
+    // model's order, so the order convention cannot name anything (a Trainer folder's
+    // model.safetensors beside its optimizer.pt).
+    const format::ContainerFormat source = data.formatAt(model->keys);
+    if (source == format::ContainerFormat::Safetensors || source == format::ContainerFormat::Index) {
+        for (ParamMapping &pm : result.params)
+            pm.mapping = "ambiguous";
         return result;
     }
     SubsequenceSearch search(searchItems, cands);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointreader.h"
 #include "containerreader.h"
+#include "folderreader.h"
 
 #include "parallelwork.h"
 #include "picklescanner.h"
@@ -33,6 +34,8 @@ std::string_view formatName(ContainerFormat f) noexcept
     case ContainerFormat::Index: return "index";
     case ContainerFormat::Pickle: return "pickle";
     case ContainerFormat::TorchExport: return "torch-export";
+    case ContainerFormat::Folder: return "folder";
+    case ContainerFormat::Json: return "json";
     case ContainerFormat::Unknown: return "unknown";
     }
     return "unknown";
@@ -63,6 +66,26 @@ ScanVerdict CheckpointData::scanVerdict() const noexcept
     return security ? security->verdict : ScanVerdict::Unknown;
 }
 
+std::string CheckpointData::dangerousMember() const
+{
+    if (format != ContainerFormat::Folder || !security)
+        return {};
+    for (const PickleScan &p : security->pickles)
+        if (p.dangerous())
+            return p.record.substr(0, p.record.find(": ")); // mergeScan() named it "file: record"
+    return {};
+}
+
+ContainerFormat CheckpointData::formatAt(const std::vector<std::string> &keys) const noexcept
+{
+    if (format != ContainerFormat::Folder)
+        return format;
+    for (const Member &m : members)
+        if (!keys.empty() && keys.front() == m.key)
+            return m.format;
+    return ContainerFormat::Unknown;
+}
+
 namespace {
 
 /// Runs the security scan over the file (and each shard of an index) and folds its verdicts
@@ -76,23 +99,9 @@ void attachSecurityScan(CheckpointData &data, std::shared_ptr<SecurityScan> scan
         scan->container = "index";
         scan->incomplete = false;
         scan->weightsOnlyAccepted = true;
-        for (std::size_t i = 1; i < data.files.size(); ++i) {
-            const SecurityScan shard = scanCheckpointBytes(data.files[i]->bytes(), data.files[i]->path());
-            const std::string shardName = std::filesystem::path(data.files[i]->path()).filename().string();
-            for (PickleScan p : shard.pickles) {
-                p.record = shardName + ": " + p.record;
-                scan->pickles.push_back(std::move(p));
-            }
-            for (const std::string &w : shard.warnings)
-                scan->warnings.push_back(w);
-            scan->incomplete = scan->incomplete || shard.incomplete || shard.verdict == ScanVerdict::Unknown;
-            if (scan->weightsOnlyAccepted && !shard.weightsOnlyAccepted) {
-                scan->weightsOnlyAccepted = false;
-                scan->weightsOnlyReason = shard.weightsOnlyReason;
-                scan->weightsOnlyRecord = shardName + (shard.weightsOnlyRecord.empty() ? "" : ": " + shard.weightsOnlyRecord);
-                scan->weightsOnlyOffset = shard.weightsOnlyOffset;
-            }
-        }
+        for (std::size_t i = 1; i < data.files.size(); ++i)
+            mergeScan(*scan, scanCheckpointBytes(data.files[i]->bytes(), data.files[i]->path()),
+                      std::filesystem::path(data.files[i]->path()).filename().string());
         if (data.files.size() > 1 && scan->pickles.empty())
             scan->container = "safetensors";
         decideVerdict(*scan);
@@ -157,25 +166,12 @@ std::string weightsInFolder(const std::string &dir)
     return {};
 }
 
-std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, const ReadLimits &limits,
-                                                     const ProgressFn &progress) noexcept
+std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, const ReadLimits &limits,
+                                                   const ProgressFn &progress) noexcept
 {
     std::shared_ptr<CheckpointData> data;
     try {
         data = std::make_shared<CheckpointData>();
-        std::string path = given;
-        std::error_code ec;
-        if (std::filesystem::is_directory(given, ec)) {
-            path = weightsInFolder(given);
-            if (path.empty()) {
-                data->file = given;
-                data->error = ReadError{FormatError::Kind::Io,
-                                        "is a directory without one set of model weights in it (model.safetensors, "
-                                        "pytorch_model.bin, or one *.index.json shard index)",
-                                        {}, FormatError::kNoOffset, false};
-                return data;
-            }
-        }
         data->file = path;
         std::shared_ptr<const MappedFile> mapped;
         try {
@@ -201,6 +197,44 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, c
                                         f == mapped ? std::string() : f->path(), FormatError::kNoOffset, false};
                 break;
             }
+    } catch (...) {
+        if (!data)
+            return nullptr;
+        if (!data->error)
+            data->error = ReadError{FormatError::Kind::LimitExceeded, "out of memory while reading", {},
+                                    FormatError::kNoOffset, false};
+    }
+    return data;
+}
+
+std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, const ReadLimits &limits,
+                                                     const ProgressFn &progress) noexcept
+{
+    std::error_code ec;
+    if (!std::filesystem::is_directory(given, ec))
+        return readCheckpointFile(given, limits, progress);
+    std::shared_ptr<CheckpointData> data;
+    try {
+        if (const std::vector<FolderFile> files = trainerFolderFiles(given); !files.empty()) {
+            data = std::make_shared<CheckpointData>();
+            readTrainerFolder(*data, given, files, limits, progress);
+            for (const auto &f : data->files)
+                if (f->changedOnDisk()) {
+                    data->error = ReadError{FormatError::Kind::Io, kFileChangedMessage, f->path(),
+                                            FormatError::kNoOffset, false};
+                    break;
+                }
+            return data;
+        }
+        if (const std::string weights = weightsInFolder(given); !weights.empty())
+            return readCheckpointFile(weights, limits, progress);
+        data = std::make_shared<CheckpointData>();
+        data->file = given;
+        data->error = ReadError{FormatError::Kind::Io,
+                                "is a directory without one set of model weights in it (model.safetensors, "
+                                "pytorch_model.bin, or one *.index.json shard index) and not a Trainer "
+                                "checkpoint folder (optimizer.pt, trainer_state.json, ...)",
+                                {}, FormatError::kNoOffset, false};
     } catch (...) {
         if (!data)
             return nullptr;

@@ -18,7 +18,10 @@
 namespace ckpt::format {
 
 enum class ContainerFormat : std::uint8_t {
-    TorchZip, TorchLegacy, TorchTar, TorchScript, Safetensors, Index, Pickle, TorchExport, Unknown,
+    TorchZip, TorchLegacy, TorchTar, TorchScript, Safetensors, Index, Pickle, TorchExport,
+    Folder, ///< a training folder read as one checkpoint (CheckpointData::members)
+    Json,   ///< a JSON file of a folder (trainer_state.json), read as values
+    Unknown,
 };
 std::string_view formatName(ContainerFormat f) noexcept; ///< "torch-zip", "torch-legacy", ...
 
@@ -94,11 +97,29 @@ struct CheckpointData
     std::string archivePrefix;            ///< zip formats
     std::string version;                  ///< zip `version` record / legacy protocol
 
+    /// Folder format: each file read, under its top-level key, in tree order.
+    struct Member
+    {
+        std::string key;   ///< "model", "optimizer", "trainer_state", ...
+        std::string file;  ///< its path
+        ContainerFormat format = ContainerFormat::Unknown;
+    };
+    std::vector<Member> members;
+    /// Folder format: the reads of its files, whose graphs hold the nodes below `root` (their
+    /// tensors and storages moved into the tables above).
+    std::vector<std::shared_ptr<const CheckpointData>> parts;
+    /// The format of the file the value at `keys` was read from: the member's for a folder,
+    /// else `format`.
+    ContainerFormat formatAt(const std::vector<std::string> &keys) const noexcept;
+
     bool ok() const noexcept { return !error.has_value(); }
     /// The security scan's verdict is "dangerous".
     bool hasDangerousGlobals() const noexcept;
     /// The security scan's verdict ("unknown" without a scan).
     ScanVerdict scanVerdict() const noexcept;
+    /// Folder format: the name of the first file whose pickle is dangerous ("training_args.bin"),
+    /// else "".
+    std::string dangerousMember() const;
 };
 
 /// The model weights in a folder written by save_pretrained or a transformers Trainer
@@ -110,7 +131,9 @@ std::string weightsInFolder(const std::string &dir);
 /// Opens `path`, sniffs its format (FORMAT.md section 0) and reads the container directory and
 /// the pickle(s). Tensor bytes are not touched. Never throws: a fatal problem is returned in
 /// `error` together with whatever could be read. Nothing is executed, nothing is written.
-/// A folder is read as the weights in it (weightsInFolder); `file` is then that file.
+/// A transformers Trainer folder (checkpoint-N/) is read as one checkpoint of format Folder
+/// whose top-level keys are its files (FORMAT.md section 12); any other folder as the weights
+/// in it (weightsInFolder), `file` then being that file.
 std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &path,
                                                      const ReadLimits &limits = {},
                                                      const ProgressFn &progress = {}) noexcept;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "containerreader.h"
+#include "folderreader.h"
 
 #include "safetensorsreader.h"
 
@@ -58,36 +59,9 @@ void ContainerReader::readIndex(const std::string &path)
                              sub->error->record.empty() ? shard : shard + ": " + sub->error->record,
                              sub->error->offset, sub->error->offsetInRecord));
         }
-        for (const ReadWarning &w : sub->warnings)
-            m_d.warnings.push_back({w.message, shard + (w.record.empty() ? "" : ": " + w.record), w.offset});
         for (const GlobalUse &g : sub->globals)
             addGlobal(g);
-        const int fileIndex = static_cast<int>(m_d.files.size());
-        m_d.files.insert(m_d.files.end(), sub->files.begin(), sub->files.end());
-        const int storageBase = static_cast<int>(m_d.storages.size());
-        const int tensorBase = static_cast<int>(m_d.tensors.size());
-        for (StorageInfo s : sub->storages) {
-            s.fileIndex = fileIndex;
-            s.key = shard + ":" + s.key; // keys are per shard: "0" recurs in every .bin shard
-            // (texts of the shard's graph, which goes: copied into ours)
-            s.record = m_d.graph.copyText(shard + ": " + std::string(s.record));
-            s.location = m_d.graph.copyText(s.location);
-            m_d.storages.push_back(std::move(s));
-        }
-        for (TensorInfo t : sub->tensors) {
-            t.device = m_d.graph.copyText(t.device);
-            if (t.storage >= 0)
-                t.storage += storageBase;
-            for (int &c : t.components)
-                c += tensorBase;
-            if (t.quant && t.quant->scalesTensor >= 0) {
-                auto q = std::make_shared<QuantParams>(*t.quant);
-                q->scalesTensor += tensorBase;
-                q->zeroPointsTensor += tensorBase;
-                t.quant = std::move(q);
-            }
-            m_d.tensors.push_back(std::move(t));
-        }
+        const int tensorBase = mergeTables(m_d, *sub, shard).tensor;
         auto &names = tensorsOfShard[shard];
         for (const TensorPath &p : sub->paths)
             names.emplace(p.path(), p.tensor + tensorBase);

@@ -506,7 +506,8 @@ void decideVerdict(SecurityScan &out)
     } else if (out.incomplete) {
         out.verdict = ScanVerdict::Unknown;
         out.verdictReason = "the file could not be scanned completely: what was not read may run code";
-    } else if (out.pickles.empty() && out.container != "safetensors" && out.container != "npy" && out.container != "npz") {
+    } else if (out.pickles.empty() && out.container != "safetensors" && out.container != "npy" && out.container != "npz"
+               && out.container != "folder") {
         out.verdict = ScanVerdict::Unknown;
         out.verdictReason = "no pickle was found to scan";
     } else {

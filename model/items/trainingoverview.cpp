@@ -470,7 +470,7 @@ std::shared_ptr<const TrainingOverview> analyzeTraining(CheckpointPtr data)
     }
 
     // Arguments and hyper-parameters at the top (or one level down, as in Lightning files).
-    static const std::set<std::string, std::less<>> argKeys{"args", "hparams", "hyper_parameters", "config", "cfg",
+    static const std::set<std::string, std::less<>> argKeys{"args", "training_args", "hparams", "hyper_parameters", "config", "cfg",
                                                "opt", "opts", "options", "hyperparameters", "params"};
     std::set<const Value *> seen;
     std::function<void(const Value *, const QString &, int)> findArgs = [&](const Value *dict, const QString &at,

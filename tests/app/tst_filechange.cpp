@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QProcess>
@@ -391,6 +392,37 @@ private slots:
         QVERIFY(panel.loaded().data->ok());
         QVERIFY(bar->isHidden() || bar->type() == ckpt::MessageBar::Type::Info);
         QCOMPARE(panel.loaded().data->tensors.size(), std::size_t(1));
+    }
+
+    /// A Trainer folder opened as one checkpoint is watched file by file: when the run rewrites
+    /// one of its files (here trainer_state.json, two steps on), the panel reloads the folder.
+    void folderReloadsWhenItsFileIsRewritten()
+    {
+        const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/");
+        const QString dir = m_dir.path() + QStringLiteral("/checkpoint-2");
+        QVERIFY(QDir().mkpath(dir));
+        for (const QString &f : QDir(from + QStringLiteral("checkpoint-2")).entryList(QDir::Files))
+            QVERIFY(QFile::copy(from + QStringLiteral("checkpoint-2/") + f, dir + QLatin1Char('/') + f));
+        ckpt::CheckpointPanel panel;
+        QAbstractItemModelTester tester(panel.proxy(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        panel.resize(1200, 800);
+        panel.show();
+        QSignalSpy loaded(&panel, &ckpt::CheckpointPanel::loadFinished);
+        panel.open(dir);
+        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1 && !panel.isBusy(), 30000);
+        auto globalStep = [&panel]() -> std::int64_t {
+            const auto *state = panel.loaded().data->root->get("trainer_state");
+            const auto *step = state ? state->get("global_step") : nullptr;
+            return step ? step->integer : -1;
+        };
+        QCOMPARE(panel.loaded().data->format, ckpt::format::ContainerFormat::Folder);
+        QCOMPARE(globalStep(), std::int64_t(2));
+
+        QFile next(from + QStringLiteral("checkpoint-4/trainer_state.json"));
+        QVERIFY(next.open(QIODevice::ReadOnly));
+        writeInPlace((dir + QStringLiteral("/trainer_state.json")).toStdString(), next.readAll().toStdString());
+        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() >= 2 && !panel.isBusy() && globalStep() == 4, 30000);
+        QVERIFY(panel.loaded().data->ok());
     }
 #endif
 

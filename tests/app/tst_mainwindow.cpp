@@ -95,7 +95,7 @@ private slots:
             for (QAction *a : menu->menu()->actions())
                 if (!a->shortcut().isEmpty())
                     shortcuts << a->shortcut().toString();
-        for (const char *s : {"Ctrl+O", "Ctrl+W", "Ctrl+Q", "Ctrl+F", "F5", "Ctrl+C"})
+        for (const char *s : {"Ctrl+O", "Ctrl+Shift+O", "Ctrl+W", "Ctrl+Q", "Ctrl+F", "F5", "Ctrl+C"})
             QVERIFY2(shortcuts.contains(QLatin1String(s)), s);
         QTest::keyClick(&w, Qt::Key_F, Qt::ControlModifier);
         QTRY_VERIFY(p->filterEdit()->hasFocus());
@@ -123,6 +123,29 @@ private slots:
         QCOMPARE(w.tabs()->count(), 2);
         QTRY_VERIFY_WITH_TIMEOUT(!w.isBusy(), 20000);
         delete mime;
+    }
+
+    // A dropped folder opens as one checkpoint (a Trainer checkpoint-N/ folder here).
+    void dropFolder()
+    {
+        MainWindow w;
+        w.setPersistSettings(false);
+        w.show();
+        const QString folder = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/checkpoint-4");
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(folder)});
+        QDragEnterEvent enter(QPoint(50, 50), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&w, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(50, 50), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&w, &drop);
+        QCOMPARE(w.tabs()->count(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.isBusy(), 20000);
+        auto *panel = qobject_cast<CheckpointPanel *>(w.tabs()->widget(0));
+        QVERIFY(panel && panel->loaded().data);
+        QCOMPARE(panel->loaded().data->format, format::ContainerFormat::Folder);
+        QCOMPARE(w.tabs()->tabText(0), QStringLiteral("checkpoint-4"));
+        QVERIFY(panel->selectPath(QStringLiteral("optimizer/state/0/exp_avg")));
     }
 
     void settingsRoundTrip()

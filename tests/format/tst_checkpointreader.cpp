@@ -3,7 +3,9 @@
 // against what torch said about it (tests/fixtures/expected/*.json, made by make_fixtures.py).
 
 #include "expectedcheck.h"
+#include "diffengine.h"
 #include "inspectreport.h"
+#include "trainingstate.h"
 #include "safetensorswriter.h"
 
 #include <QDir>
@@ -51,6 +53,49 @@ bool writeKnownValues(const QString &path, const std::vector<std::uint64_t> &siz
         tensors.emplace_back(std::string("t").append(std::to_string(t)), std::move(v));
     }
     return test::writeSafetensors(path, tensors);
+}
+
+/// `value` (read by our JSON reader) holds what nlohmann's parser reads from the same text;
+/// `where` names the first difference.
+bool sameJson(const test::Json &json, const format::Value *value, const std::string &at, std::string &where)
+{
+    using format::ValueKind;
+    auto differ = [&](const std::string &what) {
+        where = at + ": " + what;
+        return false;
+    };
+    if (!value)
+        return differ("missing");
+    switch (json.type()) {
+    case test::Json::value_t::object: {
+        if (value->kind != ValueKind::Dict || value->dictSize() != json.size())
+            return differ("not a dict of " + std::to_string(json.size()) + " keys");
+        for (const auto &[k, v] : json.items())
+            if (!sameJson(v, value->get(k), at + "/" + k, where))
+                return false;
+        return true;
+    }
+    case test::Json::value_t::array:
+        if (value->kind != ValueKind::List || value->items.size() != json.size())
+            return differ("not a list of " + std::to_string(json.size()));
+        for (std::size_t i = 0; i < json.size(); ++i)
+            if (!sameJson(json[i], value->items[i], at + "/" + std::to_string(i), where))
+                return false;
+        return true;
+    case test::Json::value_t::string:
+        return (value->kind == ValueKind::Str && value->text == json.get<std::string>()) || differ("string differs");
+    case test::Json::value_t::boolean:
+        return (value->kind == ValueKind::Bool && value->boolean == json.get<bool>()) || differ("bool differs");
+    case test::Json::value_t::null:
+        return value->kind == ValueKind::None || differ("not None");
+    case test::Json::value_t::number_integer:
+    case test::Json::value_t::number_unsigned:
+        return (value->kind == ValueKind::Int && value->integer == json.get<std::int64_t>()) || differ("int differs");
+    case test::Json::value_t::number_float:
+        return (value->kind == ValueKind::Float && value->real == json.get<double>()) || differ("float differs");
+    default:
+        return differ("unexpected JSON type");
+    }
 }
 
 } // namespace
@@ -128,8 +173,8 @@ private Q_SLOTS:
         QCOMPARE(data->scanVerdict(), format::ScanVerdict::Safe);
     }
 
-    // A save_pretrained or Trainer folder opens as the weights in it; a folder without one set
-    // of weights is a clear error naming what was looked for.
+    // A save_pretrained folder opens as the weights in it; a folder without one set of weights
+    // (and none of a Trainer's files) is a clear error naming what was looked for.
     void foldersOpenTheirWeights_data()
     {
         QTest::addColumn<QString>("folder");
@@ -137,8 +182,6 @@ private Q_SLOTS:
         QTest::newRow("sharded") << QStringLiteral("torch2/transformers/sharded")
                                  << QStringLiteral("model.safetensors.index.json");
         QTest::newRow("single") << QStringLiteral("torch2/transformers/single") << QStringLiteral("model.safetensors");
-        QTest::newRow("trainer") << QStringLiteral("torch2/transformers/trainer/checkpoint-4")
-                                 << QStringLiteral("model.safetensors");
     }
     void foldersOpenTheirWeights()
     {
@@ -152,9 +195,149 @@ private Q_SLOTS:
         QVERIFY(!viaFolder->tensors.empty());
         QVERIFY(lsReport(*viaFolder) == lsReport(*viaFile));
     }
+
+    // A transformers Trainer folder (checkpoint-N/) opens as one checkpoint, each file under its
+    // key: every file's tensors, statistics and globals as torch 2.13 reads that file (the
+    // expected documents of make_torch2_fixtures.py), trainer_state.json's values as a JSON
+    // parser reads them, the verdict of its most dangerous file, and optimizer ids unnamed
+    // (model.safetensors keeps its tensors sorted by name, not in the model's order).
+    void trainerFolderIsOneCheckpoint()
+    {
+        const std::string rel = "torch2/transformers/trainer/checkpoint-4";
+        const std::string dir = CKPT_FIXTURES_DIR "/files/" + rel;
+        const auto data = format::readCheckpoint(dir);
+        QVERIFY(data);
+        QVERIFY2(data->ok(), data->error ? data->error->text().c_str() : "");
+        QCOMPARE(data->format, format::ContainerFormat::Folder);
+        QCOMPARE(data->file, dir);
+        std::vector<std::string> keys;
+        for (const auto &m : data->members)
+            keys.push_back(m.key);
+        const std::vector<std::string> wantKeys{"model", "optimizer", "scheduler", "rng_state",
+                                                "trainer_state", "training_args", "config"};
+        QVERIFY(keys == wantKeys);
+
+        const Json ls = lsReport(*data);
+        const Json stats = statsReport(*data, StatsSelection{});
+        QVERIFY2(ls["format"] == "folder" && ls["members"].size() == wantKeys.size(), ls["members"].dump().c_str());
+        // The entries under `key`, with the key taken off their paths.
+        auto under = [](const Json &list, const std::string &key) {
+            Json out = Json::array();
+            for (Json e : list) {
+                const std::string path = e["path"].get<std::string>();
+                if (path.rfind(key + "/", 0) != 0)
+                    continue;
+                e["path"] = path.substr(key.size() + 1);
+                if (e.contains("keys"))
+                    e["keys"].erase(0);
+                out.push_back(std::move(e));
+            }
+            return out;
+        };
+        test::Json merged = {{"globals", test::Json::array()}, {"dangerous", false}};
+        std::size_t compared = 0;
+        for (const auto &[key, file] : {std::pair<std::string, std::string>{"model", "model.safetensors"},
+                                        {"optimizer", "optimizer.pt"}, {"scheduler", "scheduler.pt"},
+                                        {"rng_state", "rng_state.pth"}, {"training_args", "training_args.bin"}}) {
+            const test::Json expected = test::loadJson(CKPT_FIXTURES_DIR "/expected/" + rel + "/" + file + ".json");
+            QVERIFY2(expected.is_object(), file.c_str());
+            const Json ours = {{"format", expected["format"]}, {"tensors", under(ls["tensors"], key)}};
+            const Json ourStats = {{"stats", under(stats["stats"], key)}};
+            test::Mismatches m;
+            test::compareListing(ours, expected, m);
+            test::compareStats(ourStats, expected, m);
+            QVERIFY2(m.empty(), qPrintable(QString::fromStdString(file + ": ") + m.text()));
+            QCOMPARE(ours["tensors"].size(), expected["tensors"].size());
+            compared += expected["tensors"].size();
+            for (const auto &g : expected["globals"])
+                merged["globals"].push_back(g);
+            merged["dangerous"] = merged["dangerous"].get<bool>() || expected["dangerous"].get<bool>();
+        }
+        QCOMPARE(compared, ls["tensors"].size()); // nothing else has tensors
+        test::Mismatches m;
+        test::compareGlobals(scanReport(*data), merged, m);
+        QVERIFY2(m.empty(), qPrintable(m.text()));
+        QVERIFY(merged["dangerous"].get<bool>());
+        QCOMPARE(data->dangerousMember(), std::string("training_args.bin"));
+
+        // trainer_state.json and config.json: the same values as a JSON parser gives.
+        for (const auto &[key, file] : {std::pair<std::string, std::string>{"trainer_state", "trainer_state.json"},
+                                        {"config", "config.json"}}) {
+            const test::Json json = test::loadJson(dir + "/" + file);
+            const format::Value *value = data->root->get(key);
+            QVERIFY(json.is_object() && value);
+            std::string where;
+            QVERIFY2(sameJson(json, value, key, where), where.c_str());
+        }
+        QVERIFY(data->root->get("trainer_state")->get("log_history")->items.size() == 4);
+
+        // The optimizer is found beside the model, but no id can be named.
+        const Json optim = optimReport(*data);
+        QCOMPARE(optim["optimizers"].size(), std::size_t(1));
+        const Json &o = optim["optimizers"][0];
+        QVERIFY2(o["model_path"] == "model", o.dump().c_str());
+        QCOMPARE(o["params"].size(), std::size_t(41));
+        for (const Json &p : o["params"])
+            QVERIFY2(p["name"].is_null() && p["mapping"] == "ambiguous", p.dump().c_str());
+    }
+    // A damaged file of a Trainer folder is the error, naming the file and the byte offset; the
+    // other files are still read. Hostile JSON (nesting 100,000 deep, a NUL) is refused, not
+    // followed.
+    void damagedTrainerFolderShowsTheRest_data()
+    {
+        QTest::addColumn<QByteArray>("json");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("cut") << QByteArray("{\"global_step\": 4, \"log_history\": [{\"loss\": 0.5")
+                             << QStringLiteral("record 'trainer_state.json' at byte 47: invalid JSON");
+        QTest::newRow("bad byte") << QByteArray("{\"global_step\": 4, \"epoch\": x}")
+                                  << QStringLiteral("record 'trainer_state.json' at byte 28: invalid JSON");
+        QTest::newRow("deep") << (QByteArray(100000, '[') + QByteArray(100000, ']'))
+                              << QStringLiteral("JSON nested deeper than 2000 levels");
+        QTest::newRow("nul") << QByteArray("{\"a\": \"\0\"}", 10) << QStringLiteral("NUL byte");
+    }
+    void damagedTrainerFolderShowsTheRest()
+    {
+        QFETCH(QByteArray, json);
+        QFETCH(QString, error);
+        QTemporaryDir dir;
+        const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/checkpoint-4/");
+        QVERIFY(QFile::copy(from + QStringLiteral("optimizer.pt"), dir.filePath(QStringLiteral("optimizer.pt"))));
+        QFile state(dir.filePath(QStringLiteral("trainer_state.json")));
+        QVERIFY(state.open(QIODevice::WriteOnly) && state.write(json) == json.size());
+        state.close();
+        const auto data = format::readCheckpoint(dir.path().toStdString());
+        QVERIFY(data && data->error);
+        const QString text = QString::fromStdString(data->error->text());
+        QVERIFY2(text.contains(error) && text.contains(QLatin1String("trainer_state.json")), qPrintable(text));
+        QCOMPARE(data->format, format::ContainerFormat::Folder);
+        QCOMPARE(data->members.size(), std::size_t(2));
+        std::size_t optimizerTensors = 0;
+        for (const auto &p : data->paths)
+            optimizerTensors += p.keys.front() == "optimizer";
+        QCOMPARE(optimizerTensors, std::size_t(41 * 3));
+    }
+
+    void trainerFoldersDiffByPath()
+    {
+        const std::string base = CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/";
+        const auto a = format::readCheckpoint(base + "checkpoint-2");
+        const auto b = format::readCheckpoint(base + "checkpoint-4");
+        QVERIFY(a && a->ok() && b && b->ok());
+        const Json diff = diffReport(*a, *b, diffCheckpoints(*a, *b));
+        std::map<std::string, std::string> status;
+        for (const Json &e : diff["entries"])
+            status[e["path"].get<std::string>()] = e["status"].get<std::string>();
+        // Two more steps: the weights moved, the step count is 4, two log entries were added,
+        // and the configuration is the same.
+        QCOMPARE(status["model/classifier.weight"], std::string("changed"));
+        QCOMPARE(status["trainer_state/global_step"], std::string("changed"));
+        QCOMPARE(status["trainer_state/log_history/3/loss"], std::string("added"));
+        QCOMPARE(status["config/hidden_size"], std::string("same"));
+        QCOMPARE(diff["summary"]["removed"].get<int>(), 0);
+    }
     void folderWithoutWeightsIsAnError()
     {
-        const QString dir = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer");
+        const QString dir = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers");
         const auto data = format::readCheckpoint(dir.toStdString());
         QVERIFY(data && data->error);
         QVERIFY2(data->error->message.find("directory") != std::string::npos
