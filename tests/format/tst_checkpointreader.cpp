@@ -182,6 +182,10 @@ private Q_SLOTS:
         QTest::newRow("sharded") << QStringLiteral("torch2/transformers/sharded")
                                  << QStringLiteral("model.safetensors.index.json");
         QTest::newRow("single") << QStringLiteral("torch2/transformers/single") << QStringLiteral("model.safetensors");
+        // transformers 4's save_pretrained(safe_serialization=False) (make_transformers4_fixtures.py)
+        QTest::newRow("bin") << QStringLiteral("torch2/transformers4/bin") << QStringLiteral("pytorch_model.bin");
+        QTest::newRow("bin sharded") << QStringLiteral("torch2/transformers4/bin_sharded")
+                                     << QStringLiteral("pytorch_model.bin.index.json");
     }
     void foldersOpenTheirWeights()
     {
