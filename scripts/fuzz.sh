@@ -43,10 +43,10 @@ while (($#)); do
 done
 ((${#harnesses[@]})) || harnesses=("${all[@]}")
 
-command -v clang++-14 >/dev/null || "$root/scripts/setup.sh"
+command -v clang++ >/dev/null || "$root/scripts/setup.sh"
 build=${CKPT_FUZZ_BUILD_DIR:-$root/build-fuzz}
 work=${CKPT_FUZZ_WORK:-$build/work}
-CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCKPT_FUZZ=ON -DCKPT_BUILD_GUI=OFF -DCKPT_BUILD_TESTS=OFF -DCKPT_WERROR=ON \
   -DCKPT_SANITIZE=address,undefined >/dev/null
 cmake --build "$build" --target fuzzers

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what building, running and testing Checkpoint Browser needs on Debian 12.
+# Installs what building, running and testing Checkpoint Browser needs on Debian 12 or 13.
 # Idempotent: apt is only called when a package is missing.
 set -euo pipefail
 
@@ -11,8 +11,9 @@ packages=(
 )
 # CKPT_FOR=run (scripts/run.sh): only what building and running the app needs.
 if [[ "${CKPT_FOR:-all}" != run ]]; then
-  # Fuzzing (scripts/fuzz.sh, docs/FUZZING.md): Clang 14 with its libFuzzer and sanitizer runtimes.
-  packages+=(clang-14 libclang-rt-14-dev)
+  # Fuzzing (scripts/fuzz.sh, docs/FUZZING.md): the distribution's Clang with its libFuzzer and
+  # sanitizer runtimes (the unversioned packages: Clang 14 on Debian 12, Clang 19 on Debian 13).
+  packages+=(clang libclang-rt-dev)
   # Benchmarks (scripts/bench.sh, CKPT_BUILD_BENCH): Google Benchmark.
   packages+=(libbenchmark-dev)
 fi

@@ -51,7 +51,7 @@ TensorComparison TensorCompareJob::compute(const TensorCompareRequest &request,
     auto stats = [&](const CheckpointPtr &data, int tensor, int stage) {
         StatsRequest r = base;
         r.data = data;
-        r.tensors = {tensor};
+        r.tensors.assign(1, tensor); // not = {tensor}: GCC 14 warns (-Warray-bounds, a false positive)
         return TensorStatsJob::compute(r, stageProgress(stage));
     };
     out.hasA = validTensor(request.a, request.tensorA);
@@ -84,7 +84,7 @@ TensorComparison TensorCompareJob::compute(const TensorCompareRequest &request,
             if (has && res->ok() && !res->stats.hist.empty() && (res->stats.histLo != lo || res->stats.histHi != hi)) {
                 StatsRequest r = base;
                 r.data = data;
-                r.tensors = {tensor};
+                r.tensors.assign(1, tensor);
                 r.range = HistogramRange::Custom;
                 r.customLo = lo;
                 r.customHi = hi;
