@@ -118,7 +118,23 @@ void HistogramPlot::clear(const QString &message)
 {
     m_counts.clear();
     m_hoverBin = -1;
-    m_messageItem->setText(message);
+    // Broken into lines of about 48 characters: a long reason ("the tensor is split into ...")
+    // would otherwise run past both sides of the plot.
+    QString wrapped;
+    qsizetype lineStart = 0;
+    for (const QString &word : message.split(QLatin1Char(' '))) {
+        if (!wrapped.isEmpty()) {
+            if (wrapped.size() - lineStart + word.size() > 48) {
+                wrapped += QLatin1Char('\n');
+                lineStart = wrapped.size();
+            } else {
+                wrapped += QLatin1Char(' ');
+            }
+        }
+        wrapped += word;
+    }
+    m_messageItem->setText(wrapped);
+    m_messageItem->setTextAlignment(Qt::AlignCenter);
     m_messageItem->setVisible(!message.isEmpty());
     rebuild();
 }

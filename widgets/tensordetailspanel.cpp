@@ -208,6 +208,21 @@ QString TensorDetailsPanel::headerHtml(const TreeNode *node) const
         if (!s.record.empty())
             storage += QStringLiteral("<br><span style='color:%1'>%2</span>").arg(toneColor(Tone::Muted).name(), esc(qs(s.record)));
     }
+    if (static_cast<std::size_t>(node->tensor) < cp.chunksOfTensor.size()
+        && cp.chunksOfTensor[static_cast<std::size_t>(node->tensor)].size() > 1) {
+        // DCP: a tensor split among writers; each chunk: its rank, file and where it lies.
+        const auto &chunks = cp.chunksOfTensor[static_cast<std::size_t>(node->tensor)];
+        storage = tr("%n chunk(s):", nullptr, static_cast<int>(chunks.size()));
+        for (const auto &c : chunks) {
+            QString at;
+            for (std::size_t d = 0; d < c.offsets.size(); ++d)
+                at += (d ? QStringLiteral(", ") : QString())
+                      + QStringLiteral("%1:%2").arg(c.offsets[d]).arg(c.offsets[d] + c.sizes[d]);
+            storage += QStringLiteral("<br>[%1] %2 %3 · %4")
+                           .arg(at, c.rank >= 0 ? tr("rank %1").arg(c.rank) : QString(), esc(qs(c.file)),
+                                humanBytes(c.byteLength));
+        }
+    }
     if (!cp.shardOfTensor.empty() && static_cast<std::size_t>(node->tensor) < cp.shardOfTensor.size())
         storage += QStringLiteral("<br>shard %1").arg(esc(qs(cp.shardOfTensor[static_cast<std::size_t>(node->tensor)])));
 

@@ -248,6 +248,10 @@ CheckpointTotals checkpointTotals(const CheckpointData &data, const std::vector<
         ++out.tensors;
         out.elements += numel;
         addStorages(tensor, 0);
+        // A DCP tensor split into chunks has no storage of its own: its chunks hold its bytes.
+        if (t.storage < 0 && static_cast<std::size_t>(tensor) < data.chunksOfTensor.size()
+            && !data.chunksOfTensor[static_cast<std::size_t>(tensor)].empty())
+            out.bytes += t.nbytes();
         TensorCount &kind = params.count(tensor) ? out.parameters : buffers.count(tensor) ? out.buffers : out.other;
         ++kind.tensors;
         kind.elements += numel;

@@ -250,6 +250,15 @@ Json lsReport(const CheckpointData &data)
         if (static_cast<std::size_t>(p.tensor) < data.shardOfTensor.size()
             && !data.shardOfTensor[static_cast<std::size_t>(p.tensor)].empty())
             e["shard"] = data.shardOfTensor[static_cast<std::size_t>(p.tensor)];
+        if (static_cast<std::size_t>(p.tensor) < data.chunksOfTensor.size()
+            && !data.chunksOfTensor[static_cast<std::size_t>(p.tensor)].empty()) {
+            Json chunks = Json::array(); // DCP: who holds which piece
+            for (const TensorChunk &c : data.chunksOfTensor[static_cast<std::size_t>(p.tensor)])
+                chunks.push_back({{"offsets", intArray(c.offsets)}, {"sizes", intArray(c.sizes)}, {"file", c.file},
+                                  {"rank", c.rank >= 0 ? Json(c.rank) : Json(nullptr)},
+                                  {"offset", c.byteOffset}, {"length", c.byteLength}});
+            e["chunks"] = std::move(chunks);
+        }
         tensors.push_back(std::move(e));
     }
     j["tensors"] = std::move(tensors);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointreader.h"
 #include "containerreader.h"
+#include "dcpreader.h"
 #include "folderreader.h"
 
 #include "parallelwork.h"
@@ -35,6 +36,7 @@ std::string_view formatName(ContainerFormat f) noexcept
     case ContainerFormat::Pickle: return "pickle";
     case ContainerFormat::TorchExport: return "torch-export";
     case ContainerFormat::Folder: return "folder";
+    case ContainerFormat::Dcp: return "dcp";
     case ContainerFormat::Json: return "json";
     case ContainerFormat::Unknown: return "unknown";
     }
@@ -215,6 +217,17 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, c
         return readCheckpointFile(given, limits, progress);
     std::shared_ptr<CheckpointData> data;
     try {
+        if (isDcpFolder(given)) {
+            data = std::make_shared<CheckpointData>();
+            readDcpFolder(*data, given, limits, progress);
+            for (const auto &f : data->files)
+                if (f->changedOnDisk()) {
+                    data->error = ReadError{FormatError::Kind::Io, kFileChangedMessage, f->path(),
+                                            FormatError::kNoOffset, false};
+                    break;
+                }
+            return data;
+        }
         if (const std::vector<FolderFile> files = trainerFolderFiles(given); !files.empty()) {
             data = std::make_shared<CheckpointData>();
             readTrainerFolder(*data, given, files, limits, progress);
@@ -247,6 +260,12 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, c
 
 std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const std::string &name,
                                                           const ReadLimits &limits) noexcept
+{
+    return readCheckpointBytesMutable(bytes, name, limits);
+}
+
+std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const std::string &name,
+                                                           const ReadLimits &limits) noexcept
 {
     std::shared_ptr<CheckpointData> data;
     try {
@@ -324,6 +343,16 @@ TensorViewResult tensorView(const CheckpointData &data, int index)
         return tensorView(data, t.components[valuesAt]);
     }
     if (t.storage < 0) {
+        if (static_cast<std::size_t>(index) < data.chunksOfTensor.size()
+            && data.chunksOfTensor[static_cast<std::size_t>(index)].size() > 1) {
+            const auto &chunks = data.chunksOfTensor[static_cast<std::size_t>(index)];
+            std::string files;
+            for (std::size_t i = 0; i < chunks.size() && i < 4; ++i)
+                files += (i ? ", " : "") + chunks[i].file;
+            r.error = "the tensor is split into " + std::to_string(chunks.size()) + " chunks (" + files
+                      + (chunks.size() > 4 ? ", ..." : "") + "): values of a split tensor are not read yet";
+            return r;
+        }
         r.error = t.device == "meta" ? "a tensor on the meta device has no data" : "the tensor has no storage";
         return r;
     }

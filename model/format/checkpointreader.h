@@ -20,6 +20,7 @@ namespace ckpt::format {
 enum class ContainerFormat : std::uint8_t {
     TorchZip, TorchLegacy, TorchTar, TorchScript, Safetensors, Index, Pickle, TorchExport,
     Folder, ///< a training folder read as one checkpoint (CheckpointData::members)
+    Dcp,    ///< a torch.distributed.checkpoint directory (.metadata and *.distcp files)
     Json,   ///< a JSON file of a folder (trainer_state.json), read as values
     Unknown,
 };
@@ -70,6 +71,18 @@ struct ReadLimits
     std::uint32_t maxNestedPickles = 4;          ///< nested torch.save blobs inside bytes
 };
 
+/// A piece of a tensor that a DCP checkpoint stores in one record of one file
+/// (torch.distributed.checkpoint's ChunkStorageMetadata with its _StorageInfo).
+struct TensorChunk
+{
+    std::vector<std::int64_t> offsets; ///< where the piece starts in the logical tensor
+    std::vector<std::int64_t> sizes;
+    std::string file;                  ///< relative_path in the directory ("__1_0.distcp")
+    int rank = -1;                     ///< the writer's rank (__<rank>_<n>.distcp), -1 if unnamed
+    std::uint64_t byteOffset = 0;      ///< the record: a torch.save archive of the piece
+    std::uint64_t byteLength = 0;
+};
+
 /// Everything read from one checkpoint: the value graph, the tensors and storages, the globals
 /// referenced, warnings and, if reading stopped early, the error. Immutable after reading;
 /// safe to share between threads (tensor bytes are read through the map).
@@ -94,6 +107,9 @@ struct CheckpointData
     std::optional<ReadError> error;
     std::vector<std::pair<std::string, std::string>> metadata; ///< safetensors __metadata__, index metadata
     std::vector<std::string> shardOfTensor; ///< index format: shard file name per tensor
+    /// DCP: the chunks of each tensor (indexed like `tensors`; empty for the other formats). A
+    /// tensor of one chunk has that chunk's storage; one of several has no storage of its own.
+    std::vector<std::vector<TensorChunk>> chunksOfTensor;
     std::string archivePrefix;            ///< zip formats
     std::string version;                  ///< zip `version` record / legacy protocol
 

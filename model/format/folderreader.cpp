@@ -173,9 +173,23 @@ private:
     std::uint64_t m_errorAt = 0;
 };
 
-/// A global of a file of the folder, merged by name (counts add up, the stronger role and a
-/// dangerous class win).
-void addFolderGlobal(CheckpointData &data, GlobalUse g, const std::string &name)
+} // namespace
+
+Value *jsonToValues(ValueGraph &graph, std::string_view text, std::uint64_t base, const std::string &record,
+                    const ReadLimits &limits)
+{
+    // nlohmann stops at a NUL as if the input ended there; JSON text never holds one.
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+        throw FormatError(Kind::Corrupt, "invalid JSON: NUL byte (JSON text cannot contain one)", record, base + nul);
+    JsonValueBuilder builder(graph, limits);
+    nlohmann::json::sax_parse(text.data(), text.data() + text.size(), &builder);
+    if (builder.error)
+        throw FormatError(builder.error->kind(), builder.error->message(), record,
+                          builder.error->kind() == Kind::Corrupt ? base + builder.errorAt() : FormatError::kNoOffset);
+    return builder.root;
+}
+
+void mergeGlobal(CheckpointData &data, GlobalUse g, const std::string &name)
 {
     for (GlobalUse &mine : data.globals)
         if (mine.module == g.module && mine.name == g.name) {
@@ -191,22 +205,6 @@ void addFolderGlobal(CheckpointData &data, GlobalUse g, const std::string &name)
         }
     g.record = prefixed(name, g.record);
     data.globals.push_back(std::move(g));
-}
-
-} // namespace
-
-Value *jsonToValues(ValueGraph &graph, std::string_view text, std::uint64_t base, const std::string &record,
-                    const ReadLimits &limits)
-{
-    // nlohmann stops at a NUL as if the input ended there; JSON text never holds one.
-    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
-        throw FormatError(Kind::Corrupt, "invalid JSON: NUL byte (JSON text cannot contain one)", record, base + nul);
-    JsonValueBuilder builder(graph, limits);
-    nlohmann::json::sax_parse(text.data(), text.data() + text.size(), &builder);
-    if (builder.error)
-        throw FormatError(builder.error->kind(), builder.error->message(), record,
-                          builder.error->kind() == Kind::Corrupt ? base + builder.errorAt() : FormatError::kNoOffset);
-    return builder.root;
 }
 
 MergedBase mergeTables(CheckpointData &into, CheckpointData &part, const std::string &name)
@@ -241,6 +239,21 @@ MergedBase mergeTables(CheckpointData &into, CheckpointData &part, const std::st
     }
     part.storages.clear();
     part.tensors.clear();
+    return base;
+}
+
+MergedBase mergePart(CheckpointData &into, CheckpointData &part, const std::string &name)
+{
+    const MergedBase base = mergeTables(into, part, name);
+    for (std::size_t n = 0; n < part.graph.size(); ++n) {
+        Value *v = part.graph.at(n);
+        if (v->kind == ValueKind::Tensor && v->integer >= 0)
+            v->integer += base.tensor;
+        else if (v->kind == ValueKind::Storage && v->integer >= 0)
+            v->integer += base.storage;
+    }
+    for (const GlobalUse &g : part.globals)
+        mergeGlobal(into, g, name);
     return base;
 }
 
@@ -314,21 +327,12 @@ void readTrainerFolder(CheckpointData &data, const std::string &dir, const std::
                      part->error->offset, part->error->offsetInRecord); // the record names the file
             // The part's nodes stay in its graph (kept in data.parts); their table indexes move
             // to the merged tables.
-            const MergedBase base = mergeTables(data, *part, name);
-            for (std::size_t n = 0; n < part->graph.size(); ++n) {
-                Value *v = part->graph.at(n);
-                if (v->kind == ValueKind::Tensor && v->integer >= 0)
-                    v->integer += base.tensor;
-                else if (v->kind == ValueKind::Storage && v->integer >= 0)
-                    v->integer += base.storage;
-            }
+            const MergedBase base = mergePart(data, *part, name);
             if (!part->shardOfTensor.empty()) {
                 data.shardOfTensor.resize(data.tensors.size());
                 for (std::size_t t = 0; t < part->shardOfTensor.size(); ++t)
                     data.shardOfTensor[static_cast<std::size_t>(base.tensor) + t] = part->shardOfTensor[t];
             }
-            for (const GlobalUse &g : part->globals)
-                addFolderGlobal(data, g, name);
             if (part->security)
                 mergeScan(*scan, *part->security, name);
             else

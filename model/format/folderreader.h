@@ -16,6 +16,10 @@ namespace ckpt::format {
 std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, const ReadLimits &limits,
                                                    const ProgressFn &progress) noexcept;
 
+/// readCheckpointBytes(), mutable (DCP records are merged into the directory's checkpoint).
+std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const std::string &name,
+                                                           const ReadLimits &limits) noexcept;
+
 /// A file of a training folder and the top-level key it is shown under.
 struct FolderFile
 {
@@ -48,6 +52,14 @@ struct MergedBase
 /// with `name`, texts copied into `into`'s graph, indexes between the tables shifted), and its
 /// warnings and globals with their records prefixed with `name`. Value nodes are not touched.
 MergedBase mergeTables(CheckpointData &into, CheckpointData &part, const std::string &name);
+
+/// mergeTables(), and the part's value nodes (which stay in its graph: keep the part alive)
+/// pointed at the merged tables, and its globals merged (mergeGlobal()).
+MergedBase mergePart(CheckpointData &into, CheckpointData &part, const std::string &name);
+
+/// Adds global `g` of file `name` to `data.globals`, merged by name (counts add up, the
+/// stronger role and a dangerous class win; a new one's record is prefixed with `name`).
+void mergeGlobal(CheckpointData &data, GlobalUse g, const std::string &name);
 
 /// Adds the pickles, warnings and weights-only verdict of `part` (a scan of file `name`) to
 /// `into`; decideVerdict() afterwards.

@@ -81,6 +81,9 @@ bool knownSafeCall(std::string_view module, std::string_view name, std::string_v
         {"torch.storage", "_load_from_bytes"}, // a nested torch.load: its bytes are scanned
         {"torch", "Size"}, {"torch", "device"},
         {"torch.serialization", "_get_layout"},
+        // torch.distributed.checkpoint's .metadata: TensorProperties keeps its memory format as
+        // this Enum, pickled as a call with the member's value (an Enum lookup, no code)
+        {"torch.distributed.checkpoint.metadata", "_MEM_FORMAT_ENCODING"},
         {"collections", "OrderedDict"}, {"collections", "defaultdict"}, {"collections", "Counter"},
         {"collections", "deque"},
         {"builtins", "set"}, {"builtins", "frozenset"}, {"builtins", "bytearray"}, {"builtins", "bytes"},

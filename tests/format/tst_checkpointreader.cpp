@@ -321,6 +321,99 @@ private Q_SLOTS:
         QCOMPARE(optimizerTensors, std::size_t(41 * 3));
     }
 
+    // torch.distributed.checkpoint directories (make_dcp_fixtures.py; their listing, statistics
+    // and globals are checked against dcp_to_torch_save by fixtures()): every tensor's chunks,
+    // files, ranks and byte ranges as torch's FileSystemReader reads .metadata, and a tensor
+    // split across ranks says that its values are not read (rather than showing a part).
+    void dcpChunksAsTorchReadsThem_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<int>("split");
+        QTest::newRow("single") << QStringLiteral("single") << 0;
+        QTest::newRow("fsdp") << QStringLiteral("fsdp") << 12;
+    }
+    void dcpChunksAsTorchReadsThem()
+    {
+        QFETCH(QString, name);
+        QFETCH(int, split);
+        const std::string dir = CKPT_FIXTURES_DIR "/files/torch2/dcp/" + name.toStdString();
+        const test::Json expected = test::loadJson(CKPT_FIXTURES_DIR "/expected/torch2/dcp/" + name.toStdString() + ".chunks");
+        QVERIFY2(expected.is_object() && !expected.empty(), "run tests/fixtures/make_dcp_fixtures.py");
+        const auto data = format::readCheckpoint(dir);
+        QVERIFY(data);
+        QVERIFY2(data->ok(), data->error ? data->error->text().c_str() : "");
+        QCOMPARE(data->format, format::ContainerFormat::Dcp);
+        const Json ls = lsReport(*data);
+        std::size_t seen = 0;
+        int splitSeen = 0;
+        for (const Json &t : ls["tensors"]) {
+            const std::string path = t["path"].get<std::string>();
+            QVERIFY2(expected.contains(path) && t.contains("chunks"), path.c_str());
+            const test::Json &want = expected[path];
+            QCOMPARE(t["chunks"].size(), want.size());
+            for (std::size_t c = 0; c < want.size(); ++c) {
+                const Json &got = t["chunks"][c];
+                QVERIFY2(got["offsets"] == want[c]["offsets"] && got["sizes"] == want[c]["sizes"]
+                             && got["file"] == want[c]["file"] && got["offset"] == want[c]["offset"]
+                             && got["length"] == want[c]["length"],
+                         (path + ": " + got.dump() + " vs " + want[c].dump()).c_str());
+                // __<rank>_<n>.distcp
+                QCOMPARE(got["rank"].get<int>(), want[c]["file"].get<std::string>()[2] - '0');
+            }
+            ++seen;
+            if (want.size() > 1) {
+                ++splitSeen;
+                const auto &p = data->paths[seen - 1];
+                const auto view = format::tensorView(*data, p.tensor);
+                QVERIFY2(!view.view && view.error.find("split into 2 chunks") != std::string::npos, view.error.c_str());
+            }
+        }
+        QCOMPARE(seen, expected.size());
+        QCOMPARE(splitSeen, split);
+    }
+
+    // Hostile .metadata (make_dcp_fixtures.py rewrites single/'s with the DCP classes): each is
+    // an error naming what is wrong, and no file outside the case's directory is opened.
+    void dcpHostileMetadata_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QString>("error");
+        const test::Json cases = test::loadJson(CKPT_FIXTURES_DIR "/files/torch2/dcp/hostile/errors.json");
+        QVERIFY2(cases.is_object() && cases.size() >= 7, "run tests/fixtures/make_dcp_fixtures.py");
+        for (const auto &[name, error] : cases.items())
+            QTest::newRow(name.c_str()) << QString::fromStdString(name) << QString::fromStdString(error.get<std::string>());
+    }
+    void dcpHostileMetadata()
+    {
+        QFETCH(QString, name);
+        QFETCH(QString, error);
+        const std::string dir = CKPT_FIXTURES_DIR "/files/torch2/dcp/hostile/" + name.toStdString();
+        const auto data = format::readCheckpoint(dir);
+        QVERIFY(data && data->error);
+        const QString text = QString::fromStdString(data->error->text());
+        QVERIFY2(text.contains(error), qPrintable(text));
+        for (const auto &f : data->files)
+            QVERIFY2(f->path().rfind(dir + "/", 0) == 0, f->path().c_str());
+        // What could be read is shown: the other tensors and values.
+        QVERIFY2(data->paths.size() >= 15, qPrintable(QString::number(data->paths.size())));
+    }
+
+    // Diff across layouts: the DCP directory against the file dcp_to_torch_save makes of it.
+    void dcpAgainstItsTorchSaveIsSame()
+    {
+        const std::string base = CKPT_FIXTURES_DIR "/files/torch2/dcp/";
+        const auto a = format::readCheckpoint(base + "single");
+        const auto b = format::readCheckpoint(base + "single.pt");
+        QVERIFY(a && a->ok() && b && b->ok());
+        const Json diff = diffReport(*a, *b, diffCheckpoints(*a, *b));
+        int tensors = 0;
+        for (const Json &e : diff["entries"]) {
+            QVERIFY2(e["status"] == "same", e.dump().c_str());
+            tensors += e.contains("max_abs_diff");
+        }
+        QCOMPARE(tensors, 16);
+    }
+
     void trainerFoldersDiffByPath()
     {
         const std::string base = CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/";
