@@ -5,6 +5,7 @@
 // code the fuzzer ran. Standard C++ only, like ckpt_format.
 
 #include "checkpointreader.h"
+#include "folderreader.h"
 #include "pickleunpickler.h"
 #include "pyvalue.h"
 #include "safetensorsreader.h"
@@ -218,7 +219,8 @@ inline void runSafetensors(ByteView bytes)
         runCheckpoint(bytes);
 }
 
-/// The `*.index.json` reader.
+/// The `*.index.json` reader, and on the same text the JSON value reader of Trainer folders
+/// (trainer_state.json, config.json) with the reader's default depth limit.
 inline void runIndex(ByteView bytes)
 {
     (void)probeShardIndex(bytes);
@@ -227,6 +229,16 @@ inline void runIndex(ByteView bytes)
         for (const std::string &shard : index.shards)
             if (!shard.empty() && shard.front() == '/')
                 __builtin_trap(); // absolute shard names are promised to be rejected
+    } catch (const FormatError &) {
+    }
+    try {
+        ValueGraph graph;
+        ReadLimits limits;
+        limits.maxNodes = 1u << 20;
+        const Value *root = jsonToValues(graph, {reinterpret_cast<const char *>(bytes.data), bytes.size}, 0,
+                                         "fuzz.json", limits);
+        if (!root)
+            __builtin_trap(); // valid JSON always has a value
     } catch (const FormatError &) {
     }
 }

@@ -88,12 +88,15 @@ def main():
     fixtures = pathlib.Path(sys.argv[1])
     out = pathlib.Path(sys.argv[2])
     everything = files_under(fixtures, ["files/**/*", "containers/*"])
+    # JSON the readers take: shard indexes, and a Trainer folder's trainer_state.json and
+    # config.json (the index harness also runs the JSON value reader).
+    json_inputs = (".index.json", "trainer_state.json", "config.json")
     everything = [p for p in everything if not p.name.endswith((".json", ".py", ".md"))
-                  or p.name.endswith(".index.json")]
+                  or p.name.endswith(json_inputs)]
     for p in everything:
         data = p.read_bytes()
         rel = str(p.relative_to(fixtures))
-        if not p.name.endswith(".index.json"):
+        if not p.name.endswith(json_inputs):
             put(out, "checkpoint", rel, data)
         if data[:4] == b"PK\x03\x04":
             put(out, "zip", rel, data)
@@ -110,7 +113,7 @@ def main():
             put(out, "tar", rel, data)
         elif p.suffix == ".safetensors":
             put(out, "safetensors", rel, data)
-        elif p.name.endswith(".index.json"):
+        elif p.name.endswith(json_inputs):
             put(out, "index", rel, data)
     for p in files_under(fixtures, ["pickles/*.pkl", "files/*.pkl"]):
         put(out, "pickle", str(p.relative_to(fixtures)), p.read_bytes())
