@@ -131,6 +131,8 @@ Json optimReport(const CheckpointData &data)
         for (const auto &p : m.params) {
             Json pj;
             pj["id"] = p.id;
+            if (p.key != std::to_string(p.id))
+                pj["state_key"] = p.key; // state keyed by name (get_state_dict): id is the position
             pj["group"] = p.group;
             pj["name"] = p.name ? Json(*p.name) : Json(nullptr);
             pj["tensor_path"] = p.tensorPath ? Json(*p.tensorPath) : Json(nullptr);

@@ -38,6 +38,9 @@ bool isStrKey(const Value *k)
     return k && k->kind == ValueKind::Str;
 }
 
+// torch's optimizer state dict: `state` keyed by int ids that `param_groups[*].params` list; or,
+// as torch.distributed.checkpoint.state_dict.get_state_dict gives it, keyed by parameter name
+// (params then list the names).
 bool isOptimizerDict(const Value *v)
 {
     if (!v || v->kind != ValueKind::Dict)
@@ -46,15 +49,26 @@ bool isOptimizerDict(const Value *v)
     const Value *groups = v->get("param_groups");
     if (!state || state->kind != ValueKind::Dict || !groups || groups->kind != ValueKind::List)
         return false;
-    for (std::size_t i = 0; i < state->dictSize(); ++i)
-        if (state->dictKey(i)->kind != ValueKind::Int)
+    bool named = false;
+    for (std::size_t i = 0; i < state->dictSize(); ++i) {
+        const ValueKind k = state->dictKey(i)->kind;
+        if (k != ValueKind::Int && k != ValueKind::Str)
             return false;
+        if (k == ValueKind::Str)
+            named = true;
+        else if (named)
+            return false; // mixed keys
+    }
     for (const Value *g : groups->items) {
         if (!g || g->kind != ValueKind::Dict)
             return false;
         const Value *params = g->get("params");
         if (!params || params->kind != ValueKind::List)
             return false;
+        if (named) // then every params entry is a name
+            for (const Value *p : params->items)
+                if (!p || p->kind != ValueKind::Str)
+                    return false;
     }
     return true;
 }
@@ -210,14 +224,13 @@ std::string detail::joinKeys(const std::vector<std::string> &keys)
 
 namespace {
 
-const Value *stateOf(const Value *optimizer, std::int64_t id)
+/// The per-parameter state under `key` (an id as text, or a parameter name).
+const Value *stateOf(const Value *optimizer, const std::string &key)
 {
     const Value *state = optimizer->get("state");
-    for (std::size_t i = 0; state && i < state->dictSize(); ++i) {
-        std::int64_t k = 0;
-        if (state->dictKey(i)->toInt(k) && k == id)
+    for (std::size_t i = 0; state && i < state->dictSize(); ++i)
+        if (format::pathKey(state->dictKey(i)) == key)
             return state->dictValue(i);
-    }
     return nullptr;
 }
 
@@ -422,7 +435,9 @@ OptimizerMapping mapOptimizer(const CheckpointData &data, const TrainingItem &op
     // Ids: groups in order, each group's list in order, first occurrence wins.
     std::vector<std::pair<std::int64_t, int>> ids;
     std::map<std::int64_t, std::optional<std::string>> namesById;
+    std::map<std::int64_t, std::string> keyById;
     std::set<std::int64_t> seen;
+    std::set<std::string_view> seenNames;
     for (std::size_t g = 0; g < groups->items.size(); ++g) {
         const Value *group = groups->items[g];
         const Value *params = group->get("params");
@@ -430,10 +445,22 @@ OptimizerMapping mapOptimizer(const CheckpointData &data, const TrainingItem &op
         const bool useNames = names && (names->kind == ValueKind::List || names->kind == ValueKind::Tuple)
                               && names->items.size() == params->items.size();
         for (std::size_t i = 0; i < params->items.size(); ++i) {
+            const Value *p = params->items[i];
+            if (p->kind == ValueKind::Str) {
+                // State keyed by name (get_state_dict): the name is the key; ids are positions.
+                if (!seenNames.insert(p->text).second)
+                    continue;
+                const auto id = static_cast<std::int64_t>(ids.size());
+                ids.emplace_back(id, static_cast<int>(g));
+                namesById[id] = std::string(p->text);
+                keyById[id] = std::string(p->text);
+                continue;
+            }
             std::int64_t id = 0;
-            if (!params->items[i]->toInt(id) || !seen.insert(id).second)
+            if (!p->toInt(id) || !seen.insert(id).second)
                 continue;
             ids.emplace_back(id, static_cast<int>(g));
+            keyById[id] = std::to_string(id);
             if (useNames && names->items[i]->kind == ValueKind::Str)
                 namesById[id] = names->items[i]->text;
         }
@@ -471,8 +498,9 @@ OptimizerMapping mapOptimizer(const CheckpointData &data, const TrainingItem &op
     for (const auto &[id, g] : ids) {
         ParamMapping pm;
         pm.id = id;
+        pm.key = keyById[id];
         pm.group = g;
-        pm.state = stateOf(opt, id);
+        pm.state = stateOf(opt, pm.key);
         result.params.push_back(pm);
         SubsequenceSearch::Item item{g, std::nullopt, false};
         if (pm.state && pm.state->kind == ValueKind::Dict) {
@@ -543,7 +571,7 @@ OptimizerStateNames optimizerStateNames(const CheckpointData &data, const std::v
         o.keys = item.keys;
         for (const ParamMapping &p : mapOptimizer(data, item, items).params)
             if (p.name)
-                o.names.emplace_back(std::to_string(p.id), *p.name);
+                o.names.emplace_back(p.key, *p.name);
         std::sort(o.names.begin(), o.names.end());
         out.optimizers.push_back(std::move(o));
     }

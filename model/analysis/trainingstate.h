@@ -34,7 +34,10 @@ bool isBufferName(std::string_view key);
 
 struct ParamMapping
 {
-    std::int64_t id = 0;
+    std::int64_t id = 0;                   ///< the int id; for state keyed by name, its position
+    /// The parameter's key under `state` and in `params`: the id as text, or the parameter's
+    /// name where the state is keyed by name (torch.distributed.checkpoint's get_state_dict).
+    std::string key;
     int group = -1;
     std::optional<std::string> name;       ///< null when not certain
     std::optional<std::string> tensorPath; ///< the model tensor's path, when named and present

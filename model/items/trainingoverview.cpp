@@ -173,7 +173,7 @@ OptimizerInfo optimizerInfo(const format::CheckpointData &data, const OptimizerM
         p.mapping = qs(pm.mapping);
         info.namedCount += pm.name ? 1 : 0;
         if (pm.state && pm.state->kind == ValueKind::Dict) {
-            p.statePath = info.path + QStringLiteral("/state/") + QString::number(pm.id);
+            p.statePath = info.path + QStringLiteral("/state/") + QString::fromStdString(pm.key);
             for (std::size_t i = 0; i < pm.state->dictSize(); ++i) {
                 OptimizerStateEntry e;
                 e.key = qs(format::pathKey(pm.state->dictKey(i)));

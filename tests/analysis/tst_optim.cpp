@@ -198,12 +198,17 @@ private slots:
         const auto data = format::readCheckpoint(file.toStdString());
         QVERIFY(data && data->ok());
         std::map<std::string, Json> nameOfState; // "<optimizer path>/state/<id>/" -> name or null
-        for (const Json &o : e["optimizers"])
+        for (const Json &o : e["optimizers"]) {
+            // State keyed by name (torch.distributed.checkpoint's get_state_dict): the groups
+            // list names, and the state's key is the name.
+            const bool byName = !o["groups"].empty() && !o["groups"][0]["params"].empty()
+                                && o["groups"][0]["params"][0].is_string();
             for (const Json &p : o["params"]) {
                 const std::string base = o["path"].get<std::string>();
-                nameOfState[(base.empty() ? "" : base + "/") + "state/" + std::to_string(p["id"].get<long long>()) + "/"]
-                    = p["name"];
+                const std::string key = byName ? p["name"].get<std::string>() : std::to_string(p["id"].get<long long>());
+                nameOfState[(base.empty() ? "" : base + "/") + "state/" + key + "/"] = p["name"];
             }
+        }
         const Json ls = lsReport(*data);
         int named = 0;
         for (const Json &t : ls["tensors"]) {
