@@ -383,7 +383,7 @@ std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const
     auto computeOne = [&](std::size_t i, unsigned threads) {
         TensorStatsResult &r = results[i];
         const TensorViewResult view = tensorView(data, tensors[i]);
-        if (!view.view) {
+        if (!view.view && view.pieces.empty()) {
             r.error = view.error;
             return;
         }
@@ -394,7 +394,7 @@ std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const
         options.releasePages = true; // each tensor is read once here: keeps peak RSS at one tensor per thread
         options.progress = [&](std::uint64_t, std::uint64_t) { return !cancelled.load(); };
         try {
-            r.stats = computeStats(*view.view, options);
+            r.stats = view.view ? computeStats(*view.view, options) : computeStatsOfPieces(view.pieces, options);
         } catch (const FormatError &e) {
             if (e.kind() != FormatError::Kind::Cancelled)
                 r.error = e.message();

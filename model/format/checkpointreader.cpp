@@ -350,7 +350,19 @@ TensorViewResult tensorView(const CheckpointData &data, int index)
             for (std::size_t i = 0; i < chunks.size() && i < 4; ++i)
                 files += (i ? ", " : "") + chunks[i].file;
             r.error = "the tensor is split into " + std::to_string(chunks.size()) + " chunks (" + files
-                      + (chunks.size() > 4 ? ", ..." : "") + "): values of a split tensor are not read yet";
+                      + (chunks.size() > 4 ? ", ..." : "") + "): its values are shown only as statistics";
+            for (const TensorChunk &c : chunks) {
+                TensorViewResult piece = c.tensor >= 0 ? tensorView(data, c.tensor) : TensorViewResult{};
+                if (!piece.view) {
+                    r.pieces.clear();
+                    r.pieceTensors.clear();
+                    r.error = "chunk " + c.file + "@" + std::to_string(c.byteOffset) + " of the split tensor cannot be read"
+                              + (piece.error.empty() ? std::string() : ": " + piece.error);
+                    return r;
+                }
+                r.pieces.push_back(std::move(*piece.view));
+                r.pieceTensors.push_back(c.tensor);
+            }
             return r;
         }
         r.error = t.device == "meta" ? "a tensor on the meta device has no data" : "the tensor has no storage";

@@ -81,7 +81,12 @@ struct TensorChunk
     int rank = -1;                     ///< the writer's rank (__<rank>_<n>.distcp), -1 if unnamed
     std::uint64_t byteOffset = 0;      ///< the record: a torch.save archive of the piece
     std::uint64_t byteLength = 0;
+    int tensor = -1;                   ///< split tensors: the piece's own tensor (its record's), or -1
 };
+
+/// TensorInfo::builder of the pieces of a split DCP tensor: in the tensor table (their bytes
+/// are read through them), in no path.
+inline constexpr std::string_view kDcpChunkBuilder = "torch.distributed.checkpoint chunk";
 
 /// Everything read from one checkpoint: the value graph, the tensors and storages, the globals
 /// referenced, warnings and, if reading stopped early, the error. Immutable after reading;
@@ -180,6 +185,11 @@ struct TensorViewResult
 {
     std::optional<StridedView> view;
     std::string error;
+    /// A DCP tensor split among writers (no `view`; `error` says why): a view of each of its
+    /// chunks, in chunk order, when every one can be read. Statistics are those of the pieces
+    /// together (computeStatsOfPieces); element-wise views (values, diff) need the one view.
+    std::vector<StridedView> pieces;
+    std::vector<int> pieceTensors; ///< the pieces' own tensors (for their records' CRC-32)
 };
 TensorViewResult tensorView(const CheckpointData &data, int tensor);
 

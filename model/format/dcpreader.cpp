@@ -370,22 +370,34 @@ void DcpReader::tensorEntry(const std::string &fqn, const Value *md, const std::
     if (index < 0 && pieces.size() > 1) {
         // Split: every chunk's record is read for its header only (scanned, and checked
         // against the chunk .metadata gives it); its values are not kept.
-        for (const TensorChunk &piece : pieces) {
+        for (TensorChunk &piece : pieces) {
             const StorageRef *ref = *std::find_if(refs.begin(), refs.end(),
                                                  [&](const StorageRef *r) { return r->offsets == piece.offsets; });
             const std::shared_ptr<CheckpointData> part = readRecord(*ref);
             if (!part)
                 continue;
-            for (const GlobalUse &g : part->globals)
-                mergeGlobal(m_d, g, ref->record);
-            if (part->error)
+            if (part->error) {
+                for (const GlobalUse &g : part->globals)
+                    mergeGlobal(m_d, g, ref->record);
                 continue;
-            if (!part->root || part->root->kind != ValueKind::Tensor || part->tensors.size() != 1)
+            }
+            if (!part->root || part->root->kind != ValueKind::Tensor || part->tensors.size() != 1) {
                 fail(Kind::Corrupt, "record is not a torch.save of one tensor", ref->record);
-            else if (part->tensors[0].dtype != logical.dtype || part->tensors[0].shape != piece.sizes)
+            } else if (part->tensors[0].dtype != logical.dtype || part->tensors[0].shape != piece.sizes) {
                 fail(Kind::Corrupt, "record holds a " + std::string(dtypeName(part->tensors[0].dtype))
                                         + " tensor of another shape than .metadata gives its chunk of '" + fqn + "'",
                      ref->record);
+            } else {
+                // The piece joins the tensor table (its bytes are read through it), in no path.
+                const MergedBase base = mergePart(m_d, *part, ref->record);
+                for (std::size_t s = static_cast<std::size_t>(base.storage); s < m_d.storages.size(); ++s)
+                    m_d.storages[s].fileIndex = m_fileIndex[ref->file];
+                m_d.tensors[static_cast<std::size_t>(base.tensor)].builder = kDcpChunkBuilder;
+                piece.tensor = base.tensor;
+                continue;
+            }
+            for (const GlobalUse &g : part->globals)
+                mergeGlobal(m_d, g, ref->record);
         }
     }
     if (index < 0) {

@@ -404,4 +404,96 @@ TensorStats computeStats(const StridedView &view, const StatsOptions &options)
     return stats;
 }
 
+void mergeStats(TensorStats &a, const TensorStats &b) noexcept
+{
+    const double na = static_cast<double>(a.finite);
+    const double nb = static_cast<double>(b.finite);
+    a.numel += b.numel;
+    a.nan += b.nan;
+    a.posinf += b.posinf;
+    a.neginf += b.neginf;
+    a.zeros += b.zeros;
+    if (b.finite == 0)
+        return;
+    if (a.finite == 0) {
+        a.finite = b.finite;
+        a.min = b.min;
+        a.max = b.max;
+        a.mean = b.mean;
+        a.std = b.std;
+        a.l2 = b.l2;
+        return;
+    }
+    const double ma = a.mean.value_or(0), mb = b.mean.value_or(0);
+    const double m2a = na > 1 ? std::pow(a.std.value_or(0), 2) * (na - 1) : 0;
+    const double m2b = nb > 1 ? std::pow(b.std.value_or(0), 2) * (nb - 1) : 0;
+    const double n = na + nb;
+    const double delta = mb - ma;
+    const double mean = ma + delta * nb / n;
+    const double m2 = m2a + m2b + delta * delta * na * nb / n;
+    a.finite += b.finite;
+    a.mean = mean;
+    a.std = n > 1 ? std::optional<double>(std::sqrt(m2 / (n - 1))) : std::nullopt;
+    if (b.min && (!a.min || *b.min < *a.min))
+        a.min = b.min;
+    if (b.max && (!a.max || *b.max > *a.max))
+        a.max = b.max;
+    const double la = a.l2.value_or(0), lb = b.l2.value_or(0);
+    a.l2 = std::sqrt(la * la + lb * lb);
+}
+
+TensorStats computeStatsOfPieces(const std::vector<StridedView> &pieces, const StatsOptions &options)
+{
+    if (pieces.size() == 1)
+        return computeStats(pieces.front(), options);
+    std::uint64_t all = 0;
+    for (const StridedView &p : pieces)
+        all += p.numel();
+    const bool fixedRange = options.rangeLo && options.rangeHi;
+    const std::uint64_t rounds = fixedRange ? 1 : 2;
+    std::uint64_t before = 0; // element visits reported by finished pieces, of 2 * all * rounds
+    auto run = [&](const StridedView &piece, StatsOptions o) {
+        if (options.progress)
+            o.progress = [&, before](std::uint64_t done, std::uint64_t) {
+                return options.progress((before + done) / rounds, 2 * all);
+            };
+        TensorStats s = computeStats(piece, o);
+        before += 2 * piece.numel();
+        return s;
+    };
+    TensorStats total;
+    std::vector<std::uint64_t> counts;
+    for (const StridedView &p : pieces) {
+        const TensorStats one = run(p, options);
+        mergeStats(total, one);
+        if (fixedRange) {
+            counts.resize(one.hist.size());
+            for (std::size_t i = 0; i < one.hist.size(); ++i)
+                counts[i] += one.hist[i];
+        }
+    }
+    if (fixedRange) {
+        total.hist = std::move(counts);
+        total.histLo = *options.rangeLo;
+        total.histHi = *options.rangeHi;
+        return total;
+    }
+    if (total.finite == 0)
+        return total;
+    // The histogram over [min, max] of all pieces, by computeStats' rule for min == max.
+    StatsOptions second = options;
+    second.rangeLo = *total.min == *total.max ? *total.min - 0.5 : *total.min;
+    second.rangeHi = *total.min == *total.max ? *total.max + 0.5 : *total.max;
+    std::vector<std::uint64_t> sum(static_cast<std::size_t>(std::max(1, options.bins)), 0);
+    for (const StridedView &p : pieces) {
+        const TensorStats one = run(p, second);
+        for (std::size_t i = 0; i < one.hist.size() && i < sum.size(); ++i)
+            sum[i] += one.hist[i];
+    }
+    total.hist = std::move(sum);
+    total.histLo = *second.rangeLo;
+    total.histHi = *second.rangeHi;
+    return total;
+}
+
 } // namespace ckpt::format

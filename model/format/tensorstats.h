@@ -63,6 +63,16 @@ struct StatsOptions
 /// The caller has validated the extent of the view.
 TensorStats computeStats(const StridedView &view, const StatsOptions &options = {});
 
+/// Merges the statistics of `b` into `a` (counts, extrema, Chan's parallel mean and variance,
+/// L2); histograms are left alone.
+void mergeStats(TensorStats &a, const TensorStats &b) noexcept;
+
+/// The statistics of the elements of all `pieces` together, as computeStats() gives them for
+/// one tensor holding them (a DCP tensor split among writers): a pass over every piece, then,
+/// when options fix no range, a histogram pass over [min, max] of them all. Progress totals
+/// 2 * the elements of all pieces; throws as computeStats().
+TensorStats computeStatsOfPieces(const std::vector<StridedView> &pieces, const StatsOptions &options = {});
+
 /// Histogram bin index of `x` exactly as torch 1.13's CPU `torch.histc(float64, bins, lo, hi)`
 /// assigns it (lo < hi), or -1 when torch does not count it. Rule: R = the last element of
 /// torch.linspace(lo, hi, bins + 1) (= hi, except when bins + 1 is a multiple of 8, where

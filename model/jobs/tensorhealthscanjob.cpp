@@ -74,7 +74,8 @@ void TensorHealthScanJob::start(CheckpointPtr data)
         promise.setProgressRange(0, 1000);
         std::uint64_t total = 0;
         for (const auto &t : data->tensors)
-            total += t.numel();
+            if (t.builder != format::kDcpChunkBuilder)
+                total += t.numel();
         total = std::max<std::uint64_t>(total, 1);
         std::uint64_t done = 0;
         std::unordered_set<int> checkedStorages;
@@ -82,10 +83,12 @@ void TensorHealthScanJob::start(CheckpointPtr data)
             if (promise.isCanceled())
                 return;
             const auto &info = data->tensors[i];
+            if (info.builder == format::kDcpChunkBuilder)
+                continue; // a piece of a split DCP tensor: checked as part of it
             const std::uint64_t n = info.numel();
             if (format::isDecodable(info.dtype)) {
                 auto tv = format::tensorView(*data, static_cast<int>(i));
-                if (tv.view) {
+                if (tv.view || !tv.pieces.empty()) {
                     format::StatsOptions options;
                     options.bins = 1;
                     options.background = true;
@@ -99,7 +102,8 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                         return !promise.isCanceled();
                     };
                     try {
-                        const format::TensorStats s = format::computeStats(*tv.view, options);
+                        const format::TensorStats s = tv.view ? format::computeStats(*tv.view, options)
+                                                              : format::computeStatsOfPieces(tv.pieces, options);
                         TensorHealthResult r{static_cast<int>(i), healthFlags(s), false, {}};
                         // The record's CRC-32, once per storage, while its pages are in memory.
                         if (info.storage >= 0 && checkedStorages.insert(info.storage).second)

@@ -39,45 +39,7 @@ struct Source
     format::StridedView view;
 };
 
-/// Merges `b` into `a` (counts, extrema, Chan's parallel mean/variance, L2).
-void merge(TensorStats &a, const TensorStats &b)
-{
-    const double na = static_cast<double>(a.finite);
-    const double nb = static_cast<double>(b.finite);
-    a.numel += b.numel;
-    a.nan += b.nan;
-    a.posinf += b.posinf;
-    a.neginf += b.neginf;
-    a.zeros += b.zeros;
-    if (b.finite == 0) {
-        return;
-    }
-    if (a.finite == 0) {
-        a.finite = b.finite;
-        a.min = b.min;
-        a.max = b.max;
-        a.mean = b.mean;
-        a.std = b.std;
-        a.l2 = b.l2;
-        return;
-    }
-    const double ma = a.mean.value_or(0), mb = b.mean.value_or(0);
-    const double m2a = na > 1 ? std::pow(a.std.value_or(0), 2) * (na - 1) : 0;
-    const double m2b = nb > 1 ? std::pow(b.std.value_or(0), 2) * (nb - 1) : 0;
-    const double n = na + nb;
-    const double delta = mb - ma;
-    const double mean = ma + delta * nb / n;
-    const double m2 = m2a + m2b + delta * delta * na * nb / n;
-    a.finite += b.finite;
-    a.mean = mean;
-    a.std = n > 1 ? std::optional<double>(std::sqrt(m2 / (n - 1))) : std::nullopt;
-    if (b.min && (!a.min || *b.min < *a.min))
-        a.min = b.min;
-    if (b.max && (!a.max || *b.max > *a.max))
-        a.max = b.max;
-    const double la = a.l2.value_or(0), lb = b.l2.value_or(0);
-    a.l2 = std::sqrt(la * la + lb * lb);
-}
+using format::mergeStats;
 
 } // namespace
 
@@ -109,6 +71,12 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
             continue;
         }
         format::TensorViewResult tv = format::tensorView(*request.data, t);
+        if (!tv.view && !tv.pieces.empty()) {
+            // A DCP tensor split among writers: its pieces, as several tensors are merged.
+            for (std::size_t p = 0; p < tv.pieces.size(); ++p)
+                sources.push_back({tv.pieceTensors[p], std::move(tv.pieces[p])});
+            continue;
+        }
         if (!tv.view) {
             ++result.skipped;
             if (firstError.isEmpty())
@@ -193,7 +161,7 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
         if (single) {
             total = std::move(one);
         } else {
-            merge(total, one);
+            mergeStats(total, one);
             if (request.range == HistogramRange::Custom && !one.hist.empty()) {
                 counts.resize(one.hist.size());
                 for (std::size_t i = 0; i < one.hist.size(); ++i)

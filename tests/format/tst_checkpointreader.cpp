@@ -366,6 +366,7 @@ private Q_SLOTS:
                 const auto &p = data->paths[seen - 1];
                 const auto view = format::tensorView(*data, p.tensor);
                 QVERIFY2(!view.view && view.error.find("split into 2 chunks") != std::string::npos, view.error.c_str());
+                QCOMPARE(view.pieces.size(), std::size_t(2)); // statistics read both (fixtures() checks them)
             }
         }
         QCOMPARE(seen, expected.size());
