@@ -209,6 +209,20 @@ std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, cons
     return data;
 }
 
+namespace {
+
+/// Issue 6 for the files of a folder: one rewritten while it was read makes the read an error.
+void noteChangedFile(CheckpointData &data)
+{
+    for (const auto &f : data.files)
+        if (f->changedOnDisk()) {
+            data.error = ReadError{FormatError::Kind::Io, kFileChangedMessage, f->path(), FormatError::kNoOffset, false};
+            return;
+        }
+}
+
+} // namespace
+
 std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, const ReadLimits &limits,
                                                      const ProgressFn &progress) noexcept
 {
@@ -220,23 +234,13 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, c
         if (isDcpFolder(given)) {
             data = std::make_shared<CheckpointData>();
             readDcpFolder(*data, given, limits, progress);
-            for (const auto &f : data->files)
-                if (f->changedOnDisk()) {
-                    data->error = ReadError{FormatError::Kind::Io, kFileChangedMessage, f->path(),
-                                            FormatError::kNoOffset, false};
-                    break;
-                }
+            noteChangedFile(*data);
             return data;
         }
         if (const std::vector<FolderFile> files = trainerFolderFiles(given); !files.empty()) {
             data = std::make_shared<CheckpointData>();
             readTrainerFolder(*data, given, files, limits, progress);
-            for (const auto &f : data->files)
-                if (f->changedOnDisk()) {
-                    data->error = ReadError{FormatError::Kind::Io, kFileChangedMessage, f->path(),
-                                            FormatError::kNoOffset, false};
-                    break;
-                }
+            noteChangedFile(*data);
             return data;
         }
         if (const std::string weights = weightsInFolder(given); !weights.empty())
