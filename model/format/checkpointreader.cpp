@@ -168,6 +168,20 @@ std::string weightsInFolder(const std::string &dir)
     return {};
 }
 
+namespace {
+
+/// What a read that ran out of memory returns: whatever it had, with that as its error (nullptr
+/// when not even the result could be made).
+std::shared_ptr<CheckpointData> outOfMemory(std::shared_ptr<CheckpointData> data) noexcept
+{
+    if (data && !data->error)
+        data->error = ReadError{FormatError::Kind::LimitExceeded, "out of memory while reading", {},
+                                FormatError::kNoOffset, false};
+    return data;
+}
+
+} // namespace
+
 std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, const ReadLimits &limits,
                                                    const ProgressFn &progress) noexcept
 {
@@ -200,11 +214,7 @@ std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, cons
                 break;
             }
     } catch (...) {
-        if (!data)
-            return nullptr;
-        if (!data->error)
-            data->error = ReadError{FormatError::Kind::LimitExceeded, "out of memory while reading", {},
-                                    FormatError::kNoOffset, false};
+        return outOfMemory(std::move(data));
     }
     return data;
 }
@@ -253,11 +263,7 @@ std::shared_ptr<const CheckpointData> readCheckpoint(const std::string &given, c
                                 "checkpoint folder (optimizer.pt, trainer_state.json, ...)",
                                 {}, FormatError::kNoOffset, false};
     } catch (...) {
-        if (!data)
-            return nullptr;
-        if (!data->error)
-            data->error = ReadError{FormatError::Kind::LimitExceeded, "out of memory while reading", {},
-                                    FormatError::kNoOffset, false};
+        return outOfMemory(std::move(data));
     }
     return data;
 }
@@ -279,11 +285,7 @@ std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const
         reader.readGuarded(bytes, name, false);
         attachSecurityScan(*data, std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, name)));
     } catch (...) {
-        if (!data)
-            return nullptr;
-        if (!data->error)
-            data->error = ReadError{FormatError::Kind::LimitExceeded, "out of memory while reading", {},
-                                    FormatError::kNoOffset, false};
+        return outOfMemory(std::move(data));
     }
     return data;
 }
