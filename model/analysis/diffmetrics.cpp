@@ -77,6 +77,23 @@ std::uint64_t chunkSize(std::uint64_t n)
 // component type. Conjugation is applied by the caller (odd positions negated).
 StridedView realView(const StridedView &v, bool &conj)
 {
+    if (v.pieces) {
+        // A split tensor: each piece as its real view, the (re, im) axis whole in every piece.
+        auto pieces = std::make_shared<std::vector<ViewPiece>>(*v.pieces);
+        conj = false;
+        for (ViewPiece &p : *pieces) {
+            bool pieceConj = false;
+            p.view = realView(p.view, pieceConj);
+            if (pieceConj)
+                throw FormatError(FormatError::Kind::Unsupported, "a conjugated piece of a split tensor is not compared");
+            p.offsets.push_back(0);
+        }
+        StridedView r = v;
+        r.dtype = pieces->empty() ? v.dtype : pieces->front().view.dtype;
+        r.shape.push_back(2);
+        r.pieces = std::move(pieces);
+        return r;
+    }
     StridedView r = v;
     conj = v.conj;
     r.conj = false;
@@ -656,8 +673,8 @@ TensorStats computeDifferenceStats(const StridedView &a, const StridedView &b, c
         }
     }
     runner.finish();
-    MappedFile::throwIfChanged(a.storage);
-    MappedFile::throwIfChanged(b.storage);
+    throwIfViewChanged(a);
+    throwIfViewChanged(b);
     return stats;
 }
 

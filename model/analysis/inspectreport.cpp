@@ -394,7 +394,7 @@ std::vector<TensorStatsResult> computeAllStats(const CheckpointData &data, const
         options.releasePages = true; // each tensor is read once here: keeps peak RSS at one tensor per thread
         options.progress = [&](std::uint64_t, std::uint64_t) { return !cancelled.load(); };
         try {
-            r.stats = view.view ? computeStats(*view.view, options) : computeStatsOfPieces(view.pieces, options);
+            r.stats = view.pieces.empty() ? computeStats(*view.view, options) : computeStatsOfPieces(view.pieces, options);
         } catch (const FormatError &e) {
             if (e.kind() != FormatError::Kind::Cancelled)
                 r.error = e.message();

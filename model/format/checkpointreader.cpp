@@ -352,23 +352,27 @@ TensorViewResult tensorView(const CheckpointData &data, int index)
         if (static_cast<std::size_t>(index) < data.chunksOfTensor.size()
             && data.chunksOfTensor[static_cast<std::size_t>(index)].size() > 1) {
             const auto &chunks = data.chunksOfTensor[static_cast<std::size_t>(index)];
-            std::string files;
-            for (std::size_t i = 0; i < chunks.size() && i < 4; ++i)
-                files += (i ? ", " : "") + chunks[i].file;
-            r.error = "the tensor is split into " + std::to_string(chunks.size()) + " chunks (" + files
-                      + (chunks.size() > 4 ? ", ..." : "") + "): its values are shown only as statistics";
+            auto tiles = std::make_shared<std::vector<ViewPiece>>();
+            tiles->reserve(chunks.size());
             for (const TensorChunk &c : chunks) {
                 TensorViewResult piece = c.tensor >= 0 ? tensorView(data, c.tensor) : TensorViewResult{};
-                if (!piece.view) {
+                if (!piece.view || piece.view->shape != c.sizes || c.offsets.size() != t.shape.size()) {
                     r.pieces.clear();
                     r.pieceTensors.clear();
                     r.error = "chunk " + c.file + "@" + std::to_string(c.byteOffset) + " of the split tensor cannot be read"
                               + (piece.error.empty() ? std::string() : ": " + piece.error);
                     return r;
                 }
+                tiles->push_back({c.offsets, *piece.view});
                 r.pieces.push_back(std::move(*piece.view));
                 r.pieceTensors.push_back(c.tensor);
             }
+            // The logical tensor over its chunks (the reader checked that they tile it).
+            StridedView v;
+            v.dtype = t.dtype;
+            v.shape = t.shape;
+            v.pieces = std::move(tiles);
+            r.view = std::move(v);
             return r;
         }
         r.error = t.device == "meta" ? "a tensor on the meta device has no data" : "the tensor has no storage";

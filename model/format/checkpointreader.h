@@ -185,9 +185,10 @@ struct TensorViewResult
 {
     std::optional<StridedView> view;
     std::string error;
-    /// A DCP tensor split among writers (no `view`; `error` says why): a view of each of its
-    /// chunks, in chunk order, when every one can be read. Statistics are those of the pieces
-    /// together (computeStatsOfPieces); element-wise views (values, diff) need the one view.
+    /// A DCP tensor split among writers: a view of each of its chunks, in chunk order, when
+    /// every one can be read; `view` is then the piecewise view over them (StridedView::pieces)
+    /// for element-wise work (values, heat-maps, diff). Statistics are those of the pieces
+    /// together (computeStatsOfPieces, which computeStats() also uses for a piecewise view).
     std::vector<StridedView> pieces;
     std::vector<int> pieceTensors; ///< the pieces' own tensors (for their records' CRC-32)
 };

@@ -3,6 +3,7 @@
 // formatElementAt): the shortest digits that read back to the same value of the dtype, in
 // repr's layout.
 #include "tensordecode.h"
+#include "formaterror.h"
 #include "tensordecodedetail.h"
 
 #include <algorithm>
@@ -234,6 +235,13 @@ std::string formatElement(const ElementValue &v, DType dtype)
 std::string formatElementAt(const StridedView &view, const std::vector<std::int64_t> &index)
 {
     const DType d = view.dtype;
+    if (view.pieces) {
+        std::vector<std::int64_t> local;
+        const ViewPiece *p = pieceAt(view, index, local);
+        if (!p)
+            throw FormatError(FormatError::Kind::Corrupt, "the element is in none of the tensor's pieces");
+        return formatElementAt(p->view, local);
+    }
     if (d != DType::Int64 && d != DType::UInt64)
         return formatElement(elementAt(view, index), d);
     std::int64_t pos = view.offset;

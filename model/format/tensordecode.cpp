@@ -2,6 +2,7 @@
 #include "tensordecode.h"
 
 #include "formaterror.h"
+#include "mappedfile.h"
 #include "tensordecodedetail.h"
 
 #include <algorithm>
@@ -418,6 +419,8 @@ std::uint64_t StridedView::numel() const noexcept
 
 bool StridedView::contiguous() const noexcept
 {
+    if (pieces)
+        return false;
     // Empty: trivially contiguous, whatever the strides (checked first: the product of the sizes
     // after the 0 may overflow, [0, 2^40, 2^40]).
     if (std::find(shape.begin(), shape.end(), 0) != shape.end())
@@ -470,6 +473,17 @@ ElementDecoder::ElementDecoder(const StridedView &view, bool anyOrder)
         throw FormatError(FormatError::Kind::Unsupported,
                           "dtype " + std::string(dtypeName(d)) + " has no decodable values");
     m_numel = view.numel();
+    if (view.pieces) {
+        // Row-major over the logical tensor; each run is decoded by its piece's own decoder.
+        m_pieceDecoders.reserve(view.pieces->size());
+        for (const ViewPiece &p : *view.pieces) {
+            if (p.offsets.size() != view.shape.size() || p.view.shape.size() != view.shape.size()
+                || p.view.dtype != d || p.view.pieces)
+                throw FormatError(FormatError::Kind::Corrupt, "a piece of the tensor does not match it");
+            m_pieceDecoders.emplace_back(p.view, false);
+        }
+        return;
+    }
     m_offset = view.offset;
     m_ctx.base = view.storage.data;
     m_perChannel = dtypeInfo(d).isQuantized && view.quantAxis >= 0;
@@ -699,9 +713,58 @@ void ElementDecoder::forEachRun(std::uint64_t first, std::uint64_t count, Fn &&f
     }
 }
 
+void ElementDecoder::decodePieces(std::uint64_t first, std::uint64_t count, double *out,
+                                  bool magnitude) const
+{
+    const std::vector<std::int64_t> &shape = m_view.shape;
+    const std::size_t nd = shape.size();
+    std::vector<std::int64_t> index(nd), local;
+    while (count > 0) {
+        std::uint64_t rest = first;
+        for (std::size_t k = nd; k-- > 0;) {
+            const auto size = static_cast<std::uint64_t>(shape[k]);
+            index[k] = static_cast<std::int64_t>(rest % size);
+            rest /= size;
+        }
+        const ViewPiece *piece = pieceAt(m_view, index, local);
+        if (!piece)
+            throw FormatError(FormatError::Kind::Corrupt,
+                              "element " + std::to_string(first) + " of the tensor is in none of its pieces");
+        const std::vector<std::int64_t> &size = piece->view.shape;
+        // The run stays in the piece while it moves along dims that the piece holds whole:
+        // k is the outermost dim after which every dim is whole in the piece.
+        std::size_t k = nd;
+        while (k > 0 && piece->offsets[k - 1] == 0 && size[k - 1] == shape[k - 1])
+            --k;
+        std::uint64_t run = 0;
+        if (k == 0) {
+            run = m_numel - first;
+        } else {
+            std::uint64_t inner = 1, innerPos = 0;
+            for (std::size_t j = k; j < nd; ++j) {
+                innerPos = innerPos * static_cast<std::uint64_t>(shape[j]) + static_cast<std::uint64_t>(index[j]);
+                inner *= static_cast<std::uint64_t>(shape[j]);
+            }
+            run = static_cast<std::uint64_t>(size[k - 1] - local[k - 1]) * inner - innerPos;
+        }
+        run = std::min(run, count);
+        std::uint64_t localFirst = 0;
+        for (std::size_t j = 0; j < nd; ++j)
+            localFirst = localFirst * static_cast<std::uint64_t>(size[j]) + static_cast<std::uint64_t>(local[j]);
+        m_pieceDecoders[static_cast<std::size_t>(piece - m_view.pieces->data())].decode(localFirst, run, out, magnitude);
+        out += run;
+        first += run;
+        count -= run;
+    }
+}
+
 void ElementDecoder::decode(std::uint64_t first, std::uint64_t count, double *out,
                             bool magnitude) const
 {
+    if (m_view.pieces) {
+        decodePieces(first, count, out, magnitude);
+        return;
+    }
     const RunFn run = magnitude ? m_magnitudeRun : m_valueRun;
     const bool post = m_perChannel || m_view.neg;
     forEachRun(first, count, [&](const std::vector<std::int64_t> &index, std::int64_t start,
@@ -821,11 +884,42 @@ double ElementDecoder::patternValue(std::uint32_t pattern, bool magnitude) const
 
 // ---- single elements -----------------------------------------------------------------------
 
+const ViewPiece *pieceAt(const StridedView &view, const std::vector<std::int64_t> &index,
+                         std::vector<std::int64_t> &local) noexcept
+{
+    if (!view.pieces)
+        return nullptr;
+    // A linear search: a tensor has one piece per writer that holds part of it (a few to a few
+    // hundred), and callers ask once per run or per visible cell.
+    for (const ViewPiece &p : *view.pieces) {
+        const std::size_t nd = p.offsets.size();
+        if (nd != index.size() || p.view.shape.size() != nd)
+            continue;
+        bool inside = true;
+        for (std::size_t k = 0; k < nd && inside; ++k)
+            inside = index[k] >= p.offsets[k] && index[k] - p.offsets[k] < p.view.shape[k];
+        if (!inside)
+            continue;
+        local.resize(nd);
+        for (std::size_t k = 0; k < nd; ++k)
+            local[k] = index[k] - p.offsets[k];
+        return &p;
+    }
+    return nullptr;
+}
+
 ElementValue elementAt(const StridedView &view, const std::vector<std::int64_t> &index)
 {
     if (!isDecodable(view.dtype))
         throw FormatError(FormatError::Kind::Unsupported,
                           "dtype " + std::string(dtypeName(view.dtype)) + " has no decodable values");
+    if (view.pieces) {
+        std::vector<std::int64_t> local;
+        const ViewPiece *p = pieceAt(view, index, local);
+        if (!p)
+            throw FormatError(FormatError::Kind::Corrupt, "the element is in none of the tensor's pieces");
+        return elementAt(p->view, local);
+    }
     // Linear row-major position of `index`, then the decoder does the rest.
     std::uint64_t linear = 0;
     for (std::size_t k = 0; k < view.shape.size(); ++k) {
@@ -861,6 +955,16 @@ ElementValue elementAt(const StridedView &view, const std::vector<std::int64_t> 
         v.im = im;
     }
     return v;
+}
+
+void throwIfViewChanged(const StridedView &view)
+{
+    if (!view.pieces) {
+        MappedFile::throwIfChanged(view.storage);
+        return;
+    }
+    for (const ViewPiece &p : *view.pieces)
+        throwIfViewChanged(p.view);
 }
 
 void decodeRange(const StridedView &view, std::uint64_t first, std::uint64_t count, double *out,

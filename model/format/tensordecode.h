@@ -5,6 +5,7 @@
 #include "dtype.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@ namespace ckpt::format {
 /// Everything needed to read the logical elements of a strided tensor from its storage bytes.
 /// Made by `CheckpointData`-level code (see tensorview in torchlayout.h) and consumed by the
 /// statistics kernels and the values view. Offsets/strides are in elements.
+struct ViewPiece;
 struct StridedView
 {
     ByteView storage;                    ///< the storage bytes (whole record)
@@ -30,10 +32,30 @@ struct StridedView
     std::int64_t quantAxis = -1;         ///< >= 0: per-channel
     std::vector<double> scales;
     std::vector<std::int64_t> zeroPoints;
+    /// A logical tensor held in pieces (a DCP tensor split among its writers, each piece one
+    /// writer's chunk, read lazily from its own file): when set, `dtype` and `shape` are the
+    /// logical tensor's and storage/stride/offset are unused. elementAt(), formatElementAt() and
+    /// ElementDecoder look each element up in the piece whose box holds it, so the values view,
+    /// heat-maps and diffs work on the logical tensor. The pieces tile the shape exactly (the
+    /// reader checks that no element is missing or held twice).
+    std::shared_ptr<const std::vector<ViewPiece>> pieces;
 
     std::uint64_t numel() const noexcept;
-    bool contiguous() const noexcept;    ///< row-major contiguous
+    bool contiguous() const noexcept;    ///< row-major contiguous (never for pieces)
 };
+
+/// One piece of a piecewise StridedView: the box of the logical tensor at `offsets` whose
+/// extent is view.shape.
+struct ViewPiece
+{
+    std::vector<std::int64_t> offsets;
+    StridedView view;
+};
+
+/// The piece of piecewise `view` holding logical element `index`, and the element's index
+/// inside it (`local`); nullptr when no piece does (then the view is not a tiling).
+const ViewPiece *pieceAt(const StridedView &view, const std::vector<std::int64_t> &index,
+                         std::vector<std::int64_t> &local) noexcept;
 
 /// One decoded element. Complex types fill `im`; everything else has im == 0.
 struct ElementValue
@@ -65,7 +87,8 @@ public:
     /// `anyOrder`: the caller does not care in which (fixed) order the elements come, as long as
     /// each comes once (statistics). The decoder may then walk the storage in memory order, so
     /// that e.g. a transposed view becomes one contiguous run. Row-major otherwise.
-    /// Throws FormatError(Unsupported) for a dtype that is not decodable.
+    /// Throws FormatError(Unsupported) for a dtype that is not decodable. A piecewise view is
+    /// decoded in row-major order, run by run from its pieces (no patterns, no contiguous run).
     explicit ElementDecoder(const StridedView &view, bool anyOrder = false);
 
     std::uint64_t numel() const noexcept { return m_numel; }
@@ -135,12 +158,19 @@ private:
     bool m_negInt = false;              ///< integer neg view: wrap in the dtype's width
     int m_channelDim = -1;              ///< per-channel: index in m_dims of the quant axis
     std::uint32_t m_patterns = 0;
+    /// Piecewise views: one row-major decoder per piece (same order as the view's pieces).
+    std::vector<ElementDecoder> m_pieceDecoders;
+    void decodePieces(std::uint64_t first, std::uint64_t count, double *out, bool magnitude) const;
 };
 
 /// Scalar conversions (exposed for tests).
 float halfToFloat(std::uint16_t bits) noexcept;
 float bfloat16ToFloat(std::uint16_t bits) noexcept;
 float float8ToFloat(std::uint8_t bits, DType dtype) noexcept;
+
+/// MappedFile::throwIfChanged() for the bytes `view` reads (every piece of a piecewise view):
+/// throws FormatError(Io, kFileChangedMessage) when one of their files changed on disk.
+void throwIfViewChanged(const StridedView &view);
 
 /// Text of a value as the values view shows it: the shortest digits that read back as the same
 /// value of the dtype (float32: of the float, float16: of the half, ...), laid out like Python's

@@ -397,10 +397,18 @@ TensorStats statsOfBroadcast(const StridedView &view, const StatsOptions &option
 
 TensorStats computeStats(const StridedView &view, const StatsOptions &options)
 {
+    if (view.pieces) {
+        // A split tensor: its pieces in any order are its elements (each read in memory order).
+        std::vector<StridedView> pieces;
+        pieces.reserve(view.pieces->size());
+        for (const ViewPiece &p : *view.pieces)
+            pieces.push_back(p.view);
+        return computeStatsOfPieces(pieces, options);
+    }
     TensorStats stats = statsOfBroadcast(view, options);
     // Issue 6: values read from a file that was truncated or rewritten meanwhile are meaningless
     // (pages past its new end read as zeros, see MappedFile).
-    MappedFile::throwIfChanged(view.storage);
+    throwIfViewChanged(view);
     return stats;
 }
 

@@ -139,7 +139,7 @@ HeatmapGrid SliceHeatmapJob::compute(const CheckpointPtr &data, int tensor, cons
         reduceGrid(grid, [&](const std::vector<std::int64_t> &idx) { return magnitude(format::elementAt(*view, idx), complex); },
                    canceled);
         // Values read after the file was truncated or rewritten are meaningless (issue 6).
-        format::MappedFile::throwIfChanged(view->storage);
+        format::throwIfViewChanged(*view);
     } catch (const std::exception &e) {
         grid.error = qs(e.what());
     }
@@ -169,8 +169,8 @@ HeatmapGrid SliceHeatmapJob::computeDifference(const CheckpointPtr &a, int tenso
                            - magnitude(format::elementAt(*viewA, idx), complexA);
                    },
                    canceled);
-        format::MappedFile::throwIfChanged(viewA->storage);
-        format::MappedFile::throwIfChanged(viewB->storage);
+        format::throwIfViewChanged(*viewA);
+        format::throwIfViewChanged(*viewB);
     } catch (const std::exception &e) {
         grid.error = qs(e.what());
     }

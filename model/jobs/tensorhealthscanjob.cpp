@@ -102,8 +102,8 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                         return !promise.isCanceled();
                     };
                     try {
-                        const format::TensorStats s = tv.view ? format::computeStats(*tv.view, options)
-                                                              : format::computeStatsOfPieces(tv.pieces, options);
+                        const format::TensorStats s = tv.pieces.empty() ? format::computeStats(*tv.view, options)
+                                                                        : format::computeStatsOfPieces(tv.pieces, options);
                         TensorHealthResult r{static_cast<int>(i), healthFlags(s), false, {}};
                         // The record's CRC-32, once per storage, while its pages are in memory.
                         if (info.storage >= 0 && checkedStorages.insert(info.storage).second)

@@ -71,7 +71,7 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
             continue;
         }
         format::TensorViewResult tv = format::tensorView(*request.data, t);
-        if (!tv.view && !tv.pieces.empty()) {
+        if (!tv.pieces.empty()) {
             // A DCP tensor split among writers: its pieces, as several tensors are merged.
             for (std::size_t p = 0; p < tv.pieces.size(); ++p)
                 sources.push_back({tv.pieceTensors[p], std::move(tv.pieces[p])});

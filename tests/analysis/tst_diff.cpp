@@ -347,6 +347,7 @@ private slots:
         QTest::addColumn<QString>("pair");
         QTest::newRow("epochs") << QStringLiteral("epochs.json");
         QTest::newRow("bf16") << QStringLiteral("bf16.json");
+        QTest::newRow("dcp_steps") << QStringLiteral("dcp_steps.json"); // tensors split among ranks
     }
     void differenceStatsAgainstTorch()
     {

@@ -324,13 +324,14 @@ private Q_SLOTS:
     // torch.distributed.checkpoint directories (make_dcp_fixtures.py; their listing, statistics
     // and globals are checked against dcp_to_torch_save by fixtures()): every tensor's chunks,
     // files, ranks and byte ranges as torch's FileSystemReader reads .metadata, and a tensor
-    // split across ranks says that its values are not read (rather than showing a part).
+    // split across ranks is one view over its pieces.
     void dcpChunksAsTorchReadsThem_data()
     {
         QTest::addColumn<QString>("name");
         QTest::addColumn<int>("split");
         QTest::newRow("single") << QStringLiteral("single") << 0;
-        QTest::newRow("fsdp") << QStringLiteral("fsdp") << 12;
+        QTest::newRow("fsdp") << QStringLiteral("fsdp") << 13;
+        QTest::newRow("fsdp_step2") << QStringLiteral("fsdp_step2") << 13;
     }
     void dcpChunksAsTorchReadsThem()
     {
@@ -365,8 +366,11 @@ private Q_SLOTS:
                 ++splitSeen;
                 const auto &p = data->paths[seen - 1];
                 const auto view = format::tensorView(*data, p.tensor);
-                QVERIFY2(!view.view && view.error.find("split into 2 chunks") != std::string::npos, view.error.c_str());
-                QCOMPARE(view.pieces.size(), std::size_t(2)); // statistics read both (fixtures() checks them)
+                // One piecewise view over both chunks (values: dcpSplitTensorsHoldTorchsValues);
+                // statistics read both pieces (fixtures() checks them).
+                QVERIFY2(view.view && view.view->pieces && view.error.empty(), view.error.c_str());
+                QCOMPARE(view.view->pieces->size(), std::size_t(2));
+                QCOMPARE(view.pieces.size(), std::size_t(2));
             }
         }
         QCOMPARE(seen, expected.size());
@@ -413,6 +417,75 @@ private Q_SLOTS:
             tensors += e.contains("max_abs_diff");
         }
         QCOMPARE(tensors, 16);
+        // And the FSDP run's directory against its file: its tensors split among ranks compare
+        // element by element (the full check against torch is tst_diff's dcp_layouts pair).
+        const auto c = format::readCheckpoint(base + "fsdp");
+        const auto d = format::readCheckpoint(base + "fsdp.pt");
+        QVERIFY(c && c->ok() && d && d->ok());
+        const Json fsdp = diffReport(*c, *d, diffCheckpoints(*c, *d));
+        tensors = 0;
+        for (const Json &e : fsdp["entries"]) {
+            QVERIFY2(e["status"] == "same" && !e.contains("error"), e.dump().c_str());
+            tensors += e.contains("max_abs_diff");
+        }
+        QCOMPARE(tensors, 17);
+    }
+
+    // Tensors split among ranks (FSDP2 along dim 0, a DTensor along dim 1) read element by
+    // element, run by run and as the values view reads them: what torch's dcp_to_torch_save
+    // wrote for the same directory, bit for bit.
+    void dcpSplitTensorsHoldTorchsValues()
+    {
+        const std::string base = CKPT_FIXTURES_DIR "/files/torch2/dcp/";
+        const auto a = format::readCheckpoint(base + "fsdp");
+        const auto b = format::readCheckpoint(base + "fsdp.pt");
+        QVERIFY(a && a->ok() && b && b->ok());
+        const DiffResult aligned = alignCheckpoints(*a, *b);
+        int split = 0;
+        bool alongDim1 = false;
+        for (const DiffEntry &e : aligned.entries) {
+            if (!e.a || !e.b || e.a->tensor < 0)
+                continue;
+            const auto &chunks = a->chunksOfTensor.at(static_cast<std::size_t>(e.a->tensor));
+            if (chunks.size() < 2)
+                continue;
+            ++split;
+            for (const auto &c : chunks)
+                alongDim1 = alongDim1 || (c.offsets.size() == 2 && c.offsets[1] != 0);
+            const std::string where = e.path();
+            const auto va = format::tensorView(*a, e.a->tensor);
+            const auto vb = format::tensorView(*b, e.b->tensor);
+            QVERIFY2(va.view && va.view->pieces && va.error.empty(), where.c_str());
+            QVERIFY2(vb.view && !vb.view->pieces, where.c_str());
+            QCOMPARE(va.view->shape, vb.view->shape);
+            const std::uint64_t n = vb.view->numel();
+            // Every element by its index (the values view's and heat-map's way).
+            std::vector<std::int64_t> index(vb.view->shape.size(), 0);
+            for (std::uint64_t i = 0; i < n; ++i) {
+                std::uint64_t rest = i;
+                for (std::size_t k = index.size(); k-- > 0;) {
+                    index[k] = static_cast<std::int64_t>(rest % static_cast<std::uint64_t>(vb.view->shape[k]));
+                    rest /= static_cast<std::uint64_t>(vb.view->shape[k]);
+                }
+                QCOMPARE(format::formatElementAt(*va.view, index), format::formatElementAt(*vb.view, index));
+            }
+            // Every range [first, first + count) decoded at once (the diff's way): runs that
+            // cross from one piece to the next.
+            std::vector<double> all(n), part(n);
+            format::ElementDecoder(*vb.view).decode(0, n, all.data(), false);
+            const format::ElementDecoder pieces(*va.view);
+            QCOMPARE(pieces.numel(), n);
+            QCOMPARE(pieces.patternCount(), 0u);
+            for (std::uint64_t first = 0; first < n; first += 1 + first / 3)
+                for (const std::uint64_t count : {std::uint64_t(1), std::uint64_t(7), n - first}) {
+                    const std::uint64_t m = std::min(count, n - first);
+                    pieces.decode(first, m, part.data(), false);
+                    QVERIFY2(std::memcmp(part.data(), all.data() + first, m * sizeof(double)) == 0,
+                             (where + " from " + std::to_string(first) + " count " + std::to_string(m)).c_str());
+                }
+        }
+        QCOMPARE(split, 13);
+        QVERIFY(alongDim1);
     }
 
     void trainerFoldersDiffByPath()
