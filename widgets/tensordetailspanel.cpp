@@ -3,6 +3,8 @@
 #include "themecolors.h"
 #include "themesupport.h"
 
+#include "chunkgrid.h"
+#include "chunktablemodel.h"
 #include "displayformat.h"
 #include "histogrampanel.h"
 #include "histogramplot.h"
@@ -55,6 +57,10 @@ TensorDetailsPanel::TensorDetailsPanel(QWidget *parent)
     , m_statsNote(new QLabel(this))
     , m_histogram(new HistogramPanel(this))
     , m_values(new TensorValuesPanel(this))
+    , m_chunkGrid(new ChunkGrid(this))
+    , m_chunkModel(new ChunkTableModel(this))
+    , m_chunkView(new QTableView(this))
+    , m_chunkNote(new QLabel(this))
     , m_job(new TensorStatsJob(this))
 {
     auto *layout = new QVBoxLayout(this);
@@ -102,6 +108,35 @@ TensorDetailsPanel::TensorDetailsPanel(QWidget *parent)
     statsLayout->addWidget(m_statsSplitter);
     m_tabs->addTab(statsPage, tr("&Statistics"));
     m_tabs->addTab(m_values, tr("&Values"));
+
+    // Chunks tab (a DCP tensor): the grid of who holds what over the table of its chunks.
+    auto *chunksPage = new QSplitter(Qt::Vertical, this);
+    m_chunkView->setModel(m_chunkModel);
+    m_chunkView->verticalHeader()->hide();
+    m_chunkView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_chunkView->horizontalHeader()->setStretchLastSection(true);
+    m_chunkView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_chunkView->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_chunkView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_chunkView->setAlternatingRowColors(true);
+    m_chunkView->verticalHeader()->setDefaultSectionSize(m_chunkView->fontMetrics().height() + 6);
+    auto *gridBox = new QWidget(chunksPage);
+    auto *gridLayout = new QVBoxLayout(gridBox);
+    gridLayout->setContentsMargins(0, 4, 0, 0);
+    gridLayout->addWidget(m_chunkGrid, 1);
+    m_chunkNote->setWordWrap(true);
+    useMutedText(m_chunkNote);
+    gridLayout->addWidget(m_chunkNote);
+    chunksPage->addWidget(gridBox);
+    chunksPage->addWidget(m_chunkView);
+    chunksPage->setChildrenCollapsible(false);
+    m_tabs->addTab(chunksPage, tr("Ch&unks"));
+    m_tabs->setTabVisible(ChunksTab, false);
+    connect(m_chunkGrid, &ChunkGrid::chunkClicked, this, [this](int chunk) {
+        m_chunkView->selectRow(chunk);
+    });
+    connect(m_chunkView->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex &current) { m_chunkGrid->setHighlighted(current.isValid() ? current.row() : -1); });
     layout->addWidget(m_tabs, 1);
 
     connect(m_tabs, &QTabWidget::currentChanged, this, [this](int index) {
@@ -152,6 +187,27 @@ void TensorDetailsPanel::clear()
     m_statsNote->clear();
     m_histogram->plot()->clear(tr("Select a tensor to see its statistics"));
     m_values->clear();
+    showChunks();
+}
+
+void TensorDetailsPanel::showChunks()
+{
+    std::vector<format::TensorChunk> chunks;
+    std::vector<std::int64_t> shape;
+    if (m_tree && m_tensor >= 0) {
+        const auto &cp = *m_tree->data();
+        if (static_cast<std::size_t>(m_tensor) < cp.chunksOfTensor.size())
+            chunks = cp.chunksOfTensor[static_cast<std::size_t>(m_tensor)];
+        shape = cp.tensors[static_cast<std::size_t>(m_tensor)].shape;
+    }
+    const bool has = !chunks.empty();
+    m_chunkModel->setChunks(chunks);
+    m_chunkGrid->setChunks(has ? shape : std::vector<std::int64_t>{}, std::move(chunks));
+    m_chunkNote->setText(m_chunkGrid->note());
+    m_chunkNote->setVisible(!m_chunkGrid->note().isEmpty());
+    if (!has && m_tabs->currentIndex() == ChunksTab)
+        m_tabs->setCurrentIndex(StatisticsTab);
+    m_tabs->setTabVisible(ChunksTab, has);
 }
 
 void TensorDetailsPanel::cancelWork()
@@ -213,7 +269,12 @@ QString TensorDetailsPanel::headerHtml(const TreeNode *node) const
         // DCP: a tensor split among writers; each chunk: its rank, file and where it lies.
         const auto &chunks = cp.chunksOfTensor[static_cast<std::size_t>(node->tensor)];
         storage = tr("%n chunk(s):", nullptr, static_cast<int>(chunks.size()));
-        for (const auto &c : chunks) {
+        for (std::size_t i = 0; i < chunks.size(); ++i) {
+            const auto &c = chunks[i];
+            if (i == 3 && chunks.size() > 4) {
+                storage += QStringLiteral("<br>") + tr("… %n more: see the Chunks tab", nullptr, static_cast<int>(chunks.size() - 3));
+                break;
+            }
             QString at;
             for (std::size_t d = 0; d < c.offsets.size(); ++d)
                 at += (d ? QStringLiteral(", ") : QString())
@@ -281,6 +342,7 @@ void TensorDetailsPanel::setTensor(std::shared_ptr<const CheckpointTree> tree, c
     m_histogram->setExportName(m_path.isEmpty() ? QStringLiteral("tensor") : m_path);
     m_values->setTensor(m_tree->data(), m_tensor);
     m_values->setActive(m_tabs->currentIndex() == ValuesTab);
+    showChunks();
     startStats();
 }
 

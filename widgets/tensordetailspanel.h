@@ -14,6 +14,8 @@ class QTableView;
 
 namespace ckpt {
 
+class ChunkGrid;
+class ChunkTableModel;
 class HistogramPanel;
 class StatsTableModel;
 class TensorValuesPanel;
@@ -26,7 +28,7 @@ class TensorDetailsPanel : public QWidget
 {
     Q_OBJECT
 public:
-    enum Tab { StatisticsTab, ValuesTab };
+    enum Tab { StatisticsTab, ValuesTab, ChunksTab };
 
     explicit TensorDetailsPanel(QWidget *parent = nullptr);
     ~TensorDetailsPanel() override;
@@ -46,6 +48,10 @@ public:
     TensorValuesPanel *values() const { return m_values; }
     QTabWidget *tabs() const { return m_tabs; }
     QSplitter *statsSplitter() const { return m_statsSplitter; }
+    /// The Chunks tab (DCP tensors only): who holds what.
+    ChunkGrid *chunkGrid() const { return m_chunkGrid; }
+    ChunkTableModel *chunkModel() const { return m_chunkModel; }
+    QTableView *chunkView() const { return m_chunkView; }
     /// The last statistics shown (for tests and the status bar).
     const StatsResult *currentResult() const;
 
@@ -56,6 +62,7 @@ signals:
 
 private:
     void startStats();
+    void showChunks();
     void showResult(const StatsResult &result);
     QString requestKey() const;
     QString headerHtml(const TreeNode *node) const;
@@ -72,6 +79,10 @@ private:
     QLabel *m_statsNote;
     HistogramPanel *m_histogram;
     TensorValuesPanel *m_values;
+    ChunkGrid *m_chunkGrid;
+    ChunkTableModel *m_chunkModel;
+    QTableView *m_chunkView;
+    QLabel *m_chunkNote;
     TensorStatsJob *m_job;
     QHash<QString, StatsResult> m_cache;
     QString m_shownKey;

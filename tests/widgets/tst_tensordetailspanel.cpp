@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointloadjob.h"
+#include "chunkgrid.h"
+#include "chunktablemodel.h"
 #include "guitestutils.h"
 #include "heatmapplot.h"
 #include "histogrampanel.h"
@@ -9,14 +11,17 @@
 #include "tensordetailspanel.h"
 #include "tensorvaluespanel.h"
 
+#include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTest>
 
 #include <cmath>
+#include <fstream>
 
 using namespace ckpt;
 
@@ -186,6 +191,76 @@ private slots:
         // The heat-map of the slice arrives in the background.
         QTRY_COMPARE_WITH_TIMEOUT(values->heatmap()->grid().rows, 4, 10000);
         QCOMPARE(values->heatmap()->grid().cols, 6);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
+    }
+
+    // A DCP tensor split along dim 1 between two ranks: the Chunks tab shows who holds what,
+    // the values view and its heat-map show the logical tensor, as torch's dcp_to_torch_save
+    // wrote it.
+    void dcpSplitTensor()
+    {
+        const LoadedCheckpoint dcp = CheckpointLoadJob::load(test::fixturePath(QStringLiteral("torch2/dcp/fsdp")));
+        const LoadedCheckpoint file = CheckpointLoadJob::load(test::fixturePath(QStringLiteral("torch2/dcp/fsdp.pt")));
+        QVERIFY(dcp.data && dcp.data->ok() && file.data && file.data->ok());
+        const TreeNode *node = nodeAt(dcp, QStringLiteral("tp/col"));
+        const TreeNode *truthNode = nodeAt(file, QStringLiteral("tp/col"));
+        QVERIFY(node && truthNode);
+        TensorDetailsPanel panel;
+        panel.resize(1100, 700);
+        panel.show();
+        QAbstractItemModelTester tester(panel.chunkModel(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+
+        // A tensor of a single file has no Chunks tab.
+        panel.setTensor(file.tree, truthNode);
+        QVERIFY(!panel.tabs()->isTabVisible(TensorDetailsPanel::ChunksTab));
+        QCOMPARE(panel.chunkModel()->rowCount(), 0);
+
+        panel.setTensor(dcp.tree, node);
+        QVERIFY(panel.tabs()->isTabVisible(TensorDetailsPanel::ChunksTab));
+        panel.setCurrentTab(TensorDetailsPanel::ChunksTab);
+        QCOMPARE(panel.chunkModel()->rowCount(), 2);
+        const auto expectedChunks = [] {
+            std::ifstream in(CKPT_FIXTURES_DIR "/expected/torch2/dcp/fsdp.chunks");
+            return nlohmann::json::parse(in, nullptr, false);
+        }()["tp/col"];
+        QCOMPARE(expectedChunks.size(), std::size_t(2));
+        for (int r = 0; r < 2; ++r) {
+            const auto &e = expectedChunks[static_cast<std::size_t>(r)];
+            const QString box = QStringLiteral("0:5, %1:%2").arg(e["offsets"][1].get<int>()).arg(e["offsets"][1].get<int>() + 3);
+            QCOMPARE(panel.chunkModel()->index(r, ChunkTableModel::BoxColumn).data().toString(), box);
+            QCOMPARE(panel.chunkModel()->index(r, ChunkTableModel::FileColumn).data().toString(), test::qstr(e["file"]));
+            QCOMPARE(panel.chunkModel()->index(r, ChunkTableModel::RankColumn).data().toInt(), r);
+        }
+        // The grid: rank 0 holds the left half, rank 1 the right; a click selects the row.
+        ChunkGrid *grid = panel.chunkGrid();
+        QTRY_VERIFY(grid->isVisible());
+        const QRectF left = grid->chunkRect(0), right = grid->chunkRect(1);
+        QVERIFY(left.isValid() && right.isValid());
+        QVERIFY(left.right() <= right.left() + 1);
+        QCOMPARE(left.top(), right.top());
+        QCOMPARE(grid->chunkAt(right.center()), 1);
+        QTest::mouseClick(grid, Qt::LeftButton, {}, right.center().toPoint());
+        QCOMPARE(grid->highlighted(), 1);
+        QCOMPARE(panel.chunkView()->currentIndex().row(), 1);
+        QVERIFY(grid->note().isEmpty());
+
+        // Values: the logical 5 x 6 tensor, each element as torch wrote it.
+        panel.setCurrentTab(TensorDetailsPanel::ValuesTab);
+        TensorValuesPanel *values = panel.values();
+        QVERIFY2(values->model()->error().isEmpty(), qPrintable(values->model()->error()));
+        QCOMPARE(values->model()->rowCount(), 5);
+        QCOMPARE(values->model()->columnCount(), 6);
+        const auto truth = format::tensorView(*file.data, truthNode->tensor).view;
+        QVERIFY(truth);
+        for (int r = 0; r < 5; ++r)
+            for (int c = 0; c < 6; ++c)
+                QCOMPARE(values->model()->index(r, c).data().toString(),
+                         QString::fromStdString(format::formatElementAt(*truth, {r, c})));
+        QTRY_COMPARE_WITH_TIMEOUT(values->heatmap()->grid().rows, 5, 10000);
+        QCOMPARE(values->heatmap()->grid().cols, 6);
+        QVERIFY(values->heatmap()->grid().error.isEmpty());
+        // Statistics over both chunks.
+        QTRY_VERIFY_WITH_TIMEOUT(panel.statsModel()->hasStats(), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
     }
 
