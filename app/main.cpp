@@ -4,6 +4,7 @@
 #include "kindicons.h"
 #include "mainwindow.h"
 #include "screenshotter.h"
+#include "tensordetailspanel.h"
 #include "themesupport.h"
 
 #include <QApplication>
@@ -56,7 +57,8 @@ int main(int argc, char *argv[])
                                                  "computed, then exit. Works without a display."),
                                   QStringLiteral("OUT.png"));
     QCommandLineOption tab(QStringLiteral("tab"),
-                           QStringLiteral("Tensor details tab to show: statistics (default) or values."),
+                           QStringLiteral("Tensor details tab to show: statistics (default), values or "
+                                          "chunks (a DCP tensor's)."),
                            QStringLiteral("NAME"));
     QCommandLineOption size(QStringLiteral("size"),
                             QStringLiteral("Window size for --screenshot (default 1440x900)."),
@@ -159,6 +161,8 @@ int main(int argc, char *argv[])
             last->setFilterText(parser.value(filter));
         if (parser.value(tab) == QLatin1String("values"))
             last->showValuesTab(true);
+        else if (parser.value(tab) == QLatin1String("chunks"))
+            last->showTensorTab(TensorDetailsPanel::ChunksTab);
         if (parser.isSet(select)) {
             const QString path = parser.value(select);
             QObject::connect(last, &CheckpointPanel::loadFinished, last, [last, path] {

@@ -609,6 +609,11 @@ void CheckpointPanel::watchFiles()
         m_watcher->addPaths(files);
 }
 
+void CheckpointPanel::showTensorTab(int tab)
+{
+    m_tensorPanel->setCurrentTab(static_cast<TensorDetailsPanel::Tab>(tab));
+}
+
 void CheckpointPanel::showValuesTab(bool values)
 {
     m_tensorPanel->setCurrentTab(values ? TensorDetailsPanel::ValuesTab : TensorDetailsPanel::StatisticsTab);

@@ -58,6 +58,8 @@ public:
     void setWatchingFile(bool watch);
     /// Shows the Values tab (true) or the Statistics tab of tensor details.
     void showValuesTab(bool values);
+    /// The tensor details tab to show (the Chunks tab once a DCP tensor is selected).
+    void showTensorTab(int tab);
     /// Checks every tensor for NaN, ±Inf and all zeros in the background and marks the tree.
     void checkAllTensors();
     bool isCheckingTensors() const;

@@ -141,6 +141,8 @@ TensorDetailsPanel::TensorDetailsPanel(QWidget *parent)
 
     connect(m_tabs, &QTabWidget::currentChanged, this, [this](int index) {
         m_values->setActive(index == ValuesTab);
+        if (!m_fallingBack)
+            m_preferredTab = static_cast<Tab>(index);
     });
     connect(m_histogram, &HistogramPanel::requestChanged, this, &TensorDetailsPanel::startStats);
     connect(m_histogram, &HistogramPanel::cancelRequested, this, [this] {
@@ -205,9 +207,15 @@ void TensorDetailsPanel::showChunks()
     m_chunkGrid->setChunks(has ? shape : std::vector<std::int64_t>{}, std::move(chunks));
     m_chunkNote->setText(m_chunkGrid->note());
     m_chunkNote->setVisible(!m_chunkGrid->note().isEmpty());
+    // Leaving a DCP tensor on the Chunks tab falls back to Statistics; the next DCP tensor
+    // shows its chunks again (the tab the user chose is kept).
+    m_fallingBack = true;
     if (!has && m_tabs->currentIndex() == ChunksTab)
         m_tabs->setCurrentIndex(StatisticsTab);
     m_tabs->setTabVisible(ChunksTab, has);
+    if (has && m_preferredTab == ChunksTab)
+        m_tabs->setCurrentIndex(ChunksTab);
+    m_fallingBack = false;
 }
 
 void TensorDetailsPanel::cancelWork()
@@ -223,7 +231,9 @@ bool TensorDetailsPanel::isBusy() const
 
 void TensorDetailsPanel::setCurrentTab(Tab tab)
 {
-    m_tabs->setCurrentIndex(tab);
+    m_preferredTab = tab; // the Chunks tab: shown as soon as a DCP tensor is selected
+    if (m_tabs->isTabVisible(tab))
+        m_tabs->setCurrentIndex(tab);
 }
 
 const StatsResult *TensorDetailsPanel::currentResult() const

@@ -83,6 +83,8 @@ private:
     ChunkTableModel *m_chunkModel;
     QTableView *m_chunkView;
     QLabel *m_chunkNote;
+    Tab m_preferredTab = StatisticsTab;
+    bool m_fallingBack = false;
     TensorStatsJob *m_job;
     QHash<QString, StatsResult> m_cache;
     QString m_shownKey;

@@ -122,6 +122,7 @@ private slots:
     void alignedViewShowsTorchStatuses();
     void overlaidHistogramsMatchTorch_data();
     void overlaidHistogramsMatchTorch();
+    void dcpStepsCompareSplitTensors();
     void shapeChangeOverlayWithoutDifference();
     void onlyDifferencesAndFilter();
     void sortByChangeButton();
@@ -232,6 +233,41 @@ void TestComparePanel::overlaidHistogramsMatchTorch()
     HeatmapPlot *heat = details->heatmap();
     QVERIFY(heat->hasData());
     QVERIFY(heat->grid().min >= d["min"].get<double>() && heat->grid().max <= d["max"].get<double>());
+}
+
+// Two steps of an FSDP2 run saved with DCP: tensors split among ranks compare as the logical
+// tensors torch's dcp_to_torch_save makes (metrics and B - A from make_dcp_fixtures.py).
+void TestComparePanel::dcpStepsCompareSplitTensors()
+{
+    const json expected = expectedDiff(QStringLiteral("dcp_steps"));
+    QVERIFY(expected.is_object());
+    Fixture f;
+    QVERIFY(openAndWait(f.panel.get(), diffFile(QStringLiteral("../torch2/dcp/fsdp")),
+                        diffFile(QStringLiteral("../torch2/dcp/fsdp_step2"))));
+    int checked = 0;
+    for (const char *path : {"tp/col", "model/l1.weight", "optim/state/l2.weight/exp_avg"}) {
+        json e;
+        for (const json &x : expected["entries"])
+            if (x["path"] == path)
+                e = x;
+        QVERIFY2(!e.is_null(), path);
+        CompareTensorPanel *details = f.panel->tensorPanel();
+        QSignalSpy computed(details, &CompareTensorPanel::computed);
+        QVERIFY(f.panel->selectPath(QString::fromUtf8(path)));
+        QTRY_VERIFY_WITH_TIMEOUT(!details->isBusy() && computed.size() >= 1, 30000);
+        const DiffEntry &entry = details->entry();
+        QCOMPARE(QString::fromUtf8(diffStatusName(entry.status).data()), QString::fromStdString(e["status"].get<std::string>()));
+        QVERIFY2(entry.relL2 && close(*entry.relL2, e["rel_l2"].get<double>(), 1e-9), path);
+        QVERIFY2(entry.maxAbsDiff && close(*entry.maxAbsDiff, e["max_abs_diff"].get<double>(), 1e-9), path);
+        QVERIFY2(details->comparison().diff, path);
+        QVERIFY2(close(details->comparison().diff->mean.value_or(0), e["diff_stats"]["mean"].get<double>(), 1e-9), path);
+        HeatmapPlot *heat = details->heatmap();
+        QVERIFY2(heat->hasData() && heat->grid().error.isEmpty(), path);
+        QVERIFY(heat->grid().min >= e["diff_stats"]["min"].get<double>() - 1e-12
+                && heat->grid().max <= e["diff_stats"]["max"].get<double>() + 1e-12);
+        ++checked;
+    }
+    QCOMPARE(checked, 3);
 }
 
 // A replaced head (shape change): both histograms on common bins, no B - A.

@@ -262,6 +262,16 @@ private slots:
         // Statistics over both chunks.
         QTRY_VERIFY_WITH_TIMEOUT(panel.statsModel()->hasStats(), 10000);
         QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
+
+        // On the Chunks tab, a tensor of a single file falls back to Statistics; the next DCP
+        // tensor shows its chunks again.
+        panel.setCurrentTab(TensorDetailsPanel::ChunksTab);
+        panel.setTensor(file.tree, truthNode);
+        QCOMPARE(panel.tabs()->currentIndex(), int(TensorDetailsPanel::StatisticsTab));
+        panel.setTensor(dcp.tree, nodeAt(dcp, QStringLiteral("model/l1.weight")));
+        QCOMPARE(panel.tabs()->currentIndex(), int(TensorDetailsPanel::ChunksTab));
+        QCOMPARE(panel.chunkModel()->rowCount(), 2);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel.isBusy(), 10000);
     }
 
     void tensorWithoutData()
