@@ -70,7 +70,10 @@ void SecurityPanel::setCheckpoint(CheckpointPtr checkpoint)
         heading += tr(" %1 of them torch.load does not read (scanned all the same).")
                        .arg(countNoun(static_cast<std::uint64_t>(notRead), "pickle", "pickles"));
     // Today's default: torch.load(weights_only=True) since torch 2.6.
-    if (scan)
+    if (scan && scan->container == "dcp")
+        heading += QStringLiteral("<br>")
+                   + tr("dcp.load has no weights-only mode: %1").arg(QString::fromStdString(scan->weightsOnlyReason).toHtmlEscaped());
+    else if (scan)
         heading += QStringLiteral("<br>")
                    + (scan->weightsOnlyAccepted
                           ? tr("torch's default load (weights_only=True) accepts this file.")

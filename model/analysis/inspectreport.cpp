@@ -747,9 +747,14 @@ std::string scanTable(const CheckpointData &data)
     }
     out += "verdict: " + std::string(scanVerdictName(data.scanVerdict())) + " - "
            + (scan ? scan->verdictReason : std::string("the file was not scanned")) + '\n';
-    out += "torch.load default (weights_only=True): "
-           + (scan && scan->weightsOnlyAccepted ? std::string("accepts it")
-                                                : "refuses it: " + (scan ? scan->weightsOnlyReason : std::string())) + '\n';
+    if (scan && scan->container == "dcp")
+        // A DCP directory is loaded by dcp.load, which has no weights-only mode.
+        out += "dcp.load (no weights_only mode): " + scan->weightsOnlyReason + '\n';
+    else
+        out += "torch.load default (weights_only=True): "
+               + (scan && scan->weightsOnlyAccepted ? std::string("accepts it")
+                                                    : "refuses it: " + (scan ? scan->weightsOnlyReason : std::string()))
+               + '\n';
     return out;
 }
 

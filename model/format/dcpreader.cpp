@@ -143,6 +143,8 @@ private:
     void tensorEntry(const std::string &fqn, const Value *md, const std::vector<const StorageRef *> &refs,
                      const std::vector<const Value *> &keys);
     void bytesEntry(const std::string &fqn, const StorageRef *ref, const std::vector<const Value *> &keys);
+    /// Lightning's meta.pt beside .metadata, merged over the root.
+    void lightningMeta();
 
     CheckpointData &m_d;
     std::string m_dir;
@@ -427,6 +429,58 @@ void DcpReader::bytesEntry(const std::string &fqn, const StorageRef *ref, const 
     place(keys, value ? value : m_d.graph.none());
 }
 
+void DcpReader::lightningMeta()
+{
+    // Lightning's sharded checkpoint (ModelParallelStrategy, FSDPStrategy with
+    // state_dict_type="sharded") keeps the rest of the Trainer's state (epoch, global_step,
+    // loops, callbacks, hyper-parameters, schedulers) in meta.pt, a torch.save file beside
+    // .metadata; Lightning's _load_distributed_checkpoint lays its top-level keys over the
+    // state dict (checkpoint.update(meta)), and so do we.
+    const fs::path path = fs::path(m_dir) / "meta.pt";
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::symlink_status(path, ec)))
+        return;
+    std::shared_ptr<CheckpointData> part = readCheckpointFile(path.string(), m_limits, {});
+    if (!part) {
+        fail(Kind::LimitExceeded, "out of memory while reading", "meta.pt");
+        return;
+    }
+    if (part->error)
+        fail(part->error->kind, part->error->message,
+             "meta.pt" + (part->error->record.empty() ? std::string() : ": " + part->error->record), part->error->offset);
+    mergePart(m_d, *part, "meta.pt");
+    if (part->security)
+        mergeScan(*m_scan, *part->security, "meta.pt");
+    else
+        m_scan->incomplete = true;
+    Value *root = m_d.root;
+    if (part->root && part->root->kind == ValueKind::Dict) {
+        for (std::size_t i = 0; i < part->root->dictSize(); ++i) {
+            Value *key = part->root->dictKey(i);
+            Value *value = part->root->dictValue(i);
+            bool replaced = false;
+            for (std::size_t j = 0; key && key->kind == ValueKind::Str && j < root->dictSize() && !replaced; ++j) {
+                const Value *existing = root->dictKey(j);
+                if (existing && existing->kind == ValueKind::Str && existing->text == key->text) {
+                    root->items[2 * j + 1] = value;
+                    replaced = true;
+                }
+            }
+            if (!replaced) {
+                root->items.push_back(key);
+                root->items.push_back(value);
+            }
+        }
+    } else if (part->root) {
+        m_d.warnings.push_back({"meta.pt does not hold a dict: its value is shown under meta.pt", "meta.pt"});
+        Value *key = m_d.graph.make(ValueKind::Str);
+        m_d.graph.setText(key, "meta.pt");
+        root->items.push_back(key);
+        root->items.push_back(part->root);
+    }
+    m_d.parts.push_back(std::move(part));
+}
+
 void DcpReader::read(const ProgressFn &progress)
 {
     m_d.format = ContainerFormat::Dcp;
@@ -538,6 +592,7 @@ void DcpReader::read(const ProgressFn &progress)
             fail(Kind::Unsupported, "entry '" + fqn + "' is a " + std::string(kind.empty() ? "value" : kind)
                                         + ", not tensor or bytes metadata", ".metadata");
     }
+    lightningMeta();
     m_d.chunksOfTensor.resize(m_d.tensors.size());
     decideVerdict(*m_scan);
     m_d.security = m_scan;

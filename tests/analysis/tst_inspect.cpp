@@ -126,6 +126,23 @@ private Q_SLOTS:
         QVERIFY(scan.out.contains("verdict:"));
     }
 
+    // Lightning's sharded checkpoint: the scan lists every pickle dcp.load and Lightning read
+    // (meta.pt's too) and says that dcp.load has no weights-only mode; ls shows meta.pt's keys
+    // over the state dict, as Lightning's loader lays them.
+    void lightningShardedCheckpoint()
+    {
+        const QString dir = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/lightning_sharded/epoch=1-step=4.ckpt");
+        const Run scan = inspect({QStringLiteral("scan"), dir});
+        QCOMPARE(scan.exitCode, 0);
+        QVERIFY2(scan.out.contains("pickle meta.pt: ") && scan.out.contains("pickle .metadata: "), scan.out.constData());
+        QVERIFY2(scan.out.contains("dcp.load (no weights_only mode): "), scan.out.constData());
+        QVERIFY(!scan.out.contains("torch.load default"));
+        const test::Json ls = parse(inspect({QStringLiteral("ls"), QStringLiteral("--json"), dir}).out);
+        QCOMPARE(ls["format"].get<std::string>(), std::string("dcp"));
+        const test::Json expected = test::loadJson(CKPT_FIXTURES_DIR "/expected/torch2/lightning_sharded/epoch=1-step=4.ckpt.json");
+        QCOMPARE(ls["tensors"].size(), expected["tensors"].size());
+    }
+
     void statsSelectsPathsAndBins()
     {
         const QString file = fixture(QStringLiteral("sample_epoch1.pt"));
