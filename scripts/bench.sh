@@ -6,7 +6,7 @@
 # it with the machine's description to docs/BENCHMARKS.md.
 #
 #   scripts/bench.sh                 # everything
-#   scripts/bench.sh --only B1,B5    # a subset (B1..B5, K = kernel micro-benchmarks)
+#   scripts/bench.sh --only B1,B5    # a subset (B1..B6, K = kernel micro-benchmarks)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 inputs=${CKPT_BENCH_DIR:-/tmp/ckpt-bench}
@@ -24,6 +24,8 @@ fi
 
 echo "bench: inputs in $inputs"
 /usr/bin/python3 "$root/scripts/bench/make_inputs.py" "$inputs"
+# DCP directories (B6): torch 2.13's own writer in 4 processes.
+"$root/.venv-oracle/bin/python" "$root/scripts/bench/make_dcp_inputs.py" "$inputs"
 
 echo "bench: building Release in $build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCKPT_BUILD_BENCH=ON \

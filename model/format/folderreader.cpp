@@ -214,7 +214,8 @@ MergedBase mergeTables(CheckpointData &into, CheckpointData &part, const std::st
     for (const ReadWarning &w : part.warnings)
         into.warnings.push_back({w.message, prefixed(name, w.record), w.offset});
     into.files.insert(into.files.end(), part.files.begin(), part.files.end());
-    into.storages.reserve(into.storages.size() + part.storages.size());
+    // No exact reserve here: a DCP directory merges one record at a time (40,000 of them), and
+    // reserving size + 1 each time would defeat the vectors' geometric growth (quadratic copies).
     for (StorageInfo &s : part.storages) {
         s.fileIndex += base.file;
         s.key = name + ":" + s.key; // keys are per file: "0" recurs in every .bin shard
@@ -222,7 +223,6 @@ MergedBase mergeTables(CheckpointData &into, CheckpointData &part, const std::st
         s.location = into.graph.copyText(s.location);
         into.storages.push_back(std::move(s));
     }
-    into.tensors.reserve(into.tensors.size() + part.tensors.size());
     for (TensorInfo &t : part.tensors) {
         t.device = into.graph.copyText(t.device);
         if (t.storage >= 0)

@@ -117,11 +117,11 @@ def main():
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
-    ap.add_argument("--only", default="", help="comma-separated subset: B1,B2,B3,B4,B5,K")
+    ap.add_argument("--only", default="", help="comma-separated subset: B1,B2,B3,B4,B5,B6,K")
     ap.add_argument("--page-cache", choices=["read", "as-is"], default="read",
                     help="read: evict each input and read it back first (default); as-is: leave the cache alone")
     a = ap.parse_args()
-    only = set(a.only.split(",")) if a.only else {"B1", "B2", "B3", "B4", "B5", "K"}
+    only = set(a.only.split(",")) if a.only else {"B1", "B2", "B3", "B4", "B5", "B6", "K"}
     d = a.inputs
     inspect = os.path.join(a.build, "app", "inspect", "ckpt-inspect")
     gui = os.path.join(a.build, "tests", "bench", "bench_gui")
@@ -275,6 +275,8 @@ def main():
     elif "B5" in only:
         gui_rows = [["B5", "bench_gui not built", "-", "-", "MISS"]]
 
+    dcp_rows = dcp_benchmarks(inspect, d, a.reps) if "B6" in only else []
+
     kernel_rows = []
     if "K" in only and os.path.exists(kernels):
         r = run_one([kernels, "--benchmark_format=json", "--benchmark_min_time=0.2"], {"CKPT_BENCH_DIR": d})
@@ -304,12 +306,15 @@ def main():
         store["B5"] = dict(stamp, rows=gui_rows)
     if "K" in only and kernel_rows:
         store["K"] = dict(stamp, rows=kernel_rows)
+    if "B6" in only and dcp_rows:
+        store["B6"] = dict(stamp, rows=dcp_rows)
     with open(store_path, "w") as fh:
         json.dump(store, fh, indent=1)
     rows = [r for g in ("B1", "B2", "B3", "B4") for r in store.get(g, {}).get("rows", [])]
     rows2 = [r for g in ("B1", "B2", "B3", "B4") for r in store.get(g, {}).get("rows2", [])]
     gui_rows = store.get("B5", {}).get("rows", [])
     kernel_rows = store.get("K", {}).get("rows", [])
+    dcp_rows = store.get("B6", {}).get("rows", [])
     loads = "; ".join(f"{g} at {v['date']}: {v['load']}" for g, v in store.items())
     caches = "; ".join(f"{g}: {'read back' if v.get('cache') == 'read' else 'as found'}" for g, v in store.items())
 
@@ -355,6 +360,15 @@ def main():
     if gui_rows:
         md += ["", "## GUI", "", "`tests/bench/bench_gui`: the real `CheckpointPanel` (one ckpt-browser tab) in a "
                "QApplication, `QT_QPA_PLATFORM=offscreen`.", ""] + lines[len(rows) + 3:]
+    if dcp_rows:
+        md += ["", "## torch.distributed.checkpoint directories against torch 2.13 (issue 19)", "",
+               "`scripts/bench/make_dcp_inputs.py` writes, with `dcp.save` in 4 gloo processes, 10,000 DTensors",
+               "sharded over 4 ranks (every tensor in 4 chunks, one per `__<rank>_0.distcp`), once small",
+               "(40 MB of values) and once 32 x larger (1.3 GB). torch's side: `FileSystemReader.read_metadata()`",
+               "and the listing (`torch_dcp_ls.py`); `dcp_to_torch_save` + `torch.load` + the statistics of",
+               "every tensor (`torch_dcp_stats.py`), what a user without a process group does.", ""] + table(
+            ["", "benchmark", "ckpt-inspect wall", "torch 2.13 wall", "ratio", "our peak RSS", "", "target", ""],
+            dcp_rows)
     if kernel_rows:
         md += ["", "## Kernels (Google Benchmark, `tests/bench/bench_kernels`)", ""] + table(
             ["benchmark", "time", "rate", "input"], kernel_rows)
@@ -365,6 +379,42 @@ def main():
     with open(a.out, "w") as fh:
         fh.write("\n".join(md) + "\n")
     print(f"\nwritten to {a.out}")
+
+
+def dcp_benchmarks(inspect, d, reps):
+    """B6: DCP directories (issue 19), ours against torch 2.13 only (torch 1.13 has no DCP)."""
+    small, large = os.path.join(d, "dcp_small"), os.path.join(d, "dcp_large")
+    ls_torch = [PY2, os.path.join(HERE, "torch_dcp_ls.py")]
+    stats_torch = [PY2, os.path.join(HERE, "torch_dcp_stats.py")]
+    cases = [("ls", "ls DCP 10,000 tensors x 4 ranks (40 MB)", [inspect, "ls", small], ls_torch + [small], reps),
+             ("ls", "ls DCP 10,000 tensors x 4 ranks (1.3 GB)", [inspect, "ls", large], ls_torch + [large], reps),
+             ("stats", "stats DCP 10,000 tensors x 4 ranks (1.3 GB)", [inspect, "stats", large],
+              stats_torch + [large], max(1, min(reps, 3)))]
+    rows, ours_ls = [], {}
+    for kind, label, ours, theirs, n in cases:
+        r1, r2 = run_one(ours), run_one(theirs)
+        for who, r in (("ckpt-inspect", r1), ("torch 2.13", r2)):
+            if r["rc"] != 0:
+                sys.exit(f"B6 {label}: {who} failed ({r['rc']}): {r['err'][-2000:]}")
+        n_ours = len(json.loads(run_one(ours[:2] + ["--json"] + ours[2:])["out"])["tensors" if kind == "ls" else "stats"])
+        if n_ours != len(r2["out"].splitlines()):
+            sys.exit(f"B6 {label}: ckpt-inspect gives {n_ours} tensors, torch 2.13 {len(r2['out'].splitlines())}")
+        o, t = [], []
+        for rep in range(n):
+            for who, cmd in ((("o", ours), ("t", theirs)) if rep % 2 == 0 else (("t", theirs), ("o", ours))):
+                (o if who == "o" else t).append(run_one(cmd))
+        ow, tw = med(o, "wall"), med(t, "wall")
+        if kind == "ls":
+            ours_ls[label] = ow
+        extra = ""
+        if kind == "ls" and len(ours_ls) == 2:
+            a, b = ours_ls.values()
+            extra = f"large / small open: {b / a:.2f}"
+        rows.append(["B6", label, f"{ow * 1e3:.0f} ms (CPU {med(o, 'cpu') * 1e3:.0f} ms)",
+                     f"{tw * 1e3:.0f} ms (CPU {med(t, 'cpu') * 1e3:.0f} ms)", f"{tw / ow:.1f}x",
+                     f"{max(r['rss'] for r in o) / MB:.0f} MB", extra, ">= 20x", "PASS" if tw / ow >= 20 else "MISS"])
+        print(f"  B6 {label}: ours {ow * 1e3:.0f} ms, torch 2.13 {tw * 1e3:.0f} ms", flush=True)
+    return rows
 
 
 def table(head, rows):

@@ -12,23 +12,27 @@ import torch
 from torch_common import load, report_inprocess
 
 
+def stats_line(name, t, bins):
+    x = t.float()  # bf16/f16: histc has no CPU kernel for them
+    nan = int(torch.isnan(x).sum())
+    pinf = int(torch.isposinf(x).sum())
+    ninf = int(torch.isneginf(x).sum())
+    zeros = int((x == 0).sum())
+    f = x[torch.isfinite(x)] if nan + pinf + ninf else x.reshape(-1)
+    lo, hi = torch.aminmax(f)
+    mean = f.mean()
+    std = f.std()
+    l2 = torch.linalg.vector_norm(f)
+    hist = torch.histc(f, bins=bins, min=float(lo), max=float(hi))
+    return (f"{name} {float(lo)} {float(hi)} {float(mean)} {float(std)} {float(l2)} {nan} {pinf} {ninf} {zeros} "
+            f"{int(hist.max())}")
+
+
 def main():
     bins = int(sys.argv[2]) if len(sys.argv) > 2 else 64
     sd = load(sys.argv[1])
     for name, t in sd.items():
-        x = t.float()  # bf16/f16: histc has no CPU kernel for them
-        nan = int(torch.isnan(x).sum())
-        pinf = int(torch.isposinf(x).sum())
-        ninf = int(torch.isneginf(x).sum())
-        zeros = int((x == 0).sum())
-        f = x[torch.isfinite(x)] if nan + pinf + ninf else x.reshape(-1)
-        lo, hi = torch.aminmax(f)
-        mean = f.mean()
-        std = f.std()
-        l2 = torch.linalg.vector_norm(f)
-        hist = torch.histc(f, bins=bins, min=float(lo), max=float(hi))
-        print(name, float(lo), float(hi), float(mean), float(std), float(l2), nan, pinf, ninf, zeros,
-              int(hist.max()))
+        print(stats_line(name, t, bins))
 
 
 if __name__ == "__main__":
