@@ -70,9 +70,16 @@ void SecurityPanel::setCheckpoint(CheckpointPtr checkpoint)
         heading += tr(" %1 of them torch.load does not read (scanned all the same).")
                        .arg(countNoun(static_cast<std::uint64_t>(notRead), "pickle", "pickles"));
     // Today's default: torch.load(weights_only=True) since torch 2.6.
-    if (scan && scan->container == "dcp")
+    if (scan && scan->container == "dcp") {
         heading += QStringLiteral("<br>")
                    + tr("dcp.load has no weights-only mode: %1").arg(QString::fromStdString(scan->weightsOnlyReason).toHtmlEscaped());
+        if (scan->deferredRecords > 0)
+            heading += QStringLiteral("<br>")
+                       + tr("%1 not read yet: dcp.load reads them with torch.load(weights_only=True), so they do not "
+                            "change the verdict; they are read when their values are shown, and "
+                            "<tt>ckpt-inspect scan</tt> reads them all.")
+                             .arg(countNoun(scan->deferredRecords, "tensor record", "tensor records"));
+    }
     else if (scan)
         heading += QStringLiteral("<br>")
                    + (scan->weightsOnlyAccepted

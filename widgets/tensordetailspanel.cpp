@@ -275,7 +275,7 @@ QString TensorDetailsPanel::headerHtml(const TreeNode *node) const
             storage += QStringLiteral("<br><span style='color:%1'>%2</span>").arg(toneColor(Tone::Muted).name(), esc(qs(s.record)));
     }
     if (static_cast<std::size_t>(node->tensor) < cp.chunksOfTensor.size()
-        && cp.chunksOfTensor[static_cast<std::size_t>(node->tensor)].size() > 1) {
+        && !cp.chunksOfTensor[static_cast<std::size_t>(node->tensor)].empty()) {
         // DCP: a tensor split among writers; each chunk: its rank, file and where it lies.
         const auto &chunks = cp.chunksOfTensor[static_cast<std::size_t>(node->tensor)];
         storage = tr("%n chunk(s):", nullptr, static_cast<int>(chunks.size()));

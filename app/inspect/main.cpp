@@ -299,8 +299,11 @@ bool toInt(const std::string &text, int &out)
 int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsigned threads,
             const std::string &stripPrefix)
 {
-    const auto a = ckpt::format::readCheckpoint(fileA);
-    const auto b = ckpt::format::readCheckpoint(fileB);
+    // A DCP directory's tensor records are read when the diff needs their values.
+    ckpt::format::ReadLimits limits;
+    limits.dcpRecordsOnOpen = false;
+    const auto a = ckpt::format::readCheckpoint(fileA, limits);
+    const auto b = ckpt::format::readCheckpoint(fileB, limits);
     if (!a || !b) {
         std::cerr << "ckpt-inspect: " << (a ? fileB : fileA) << ": out of memory\n";
         return kExitUnreadable;
@@ -424,7 +427,11 @@ int main(int argc, char **argv)
     const std::string &file = args[1];
     if (command != "stats" && zipEntryCount(file) >= kManyEntries)
         preferHugePagesForTheHeap();
-    const auto data = ckpt::format::readCheckpoint(file);
+    // DCP: `scan` reads every tensor record (to list what its pickle references); the other
+    // commands read a record when they need its values (ls: never).
+    ckpt::format::ReadLimits limits;
+    limits.dcpRecordsOnOpen = command == "scan";
+    const auto data = ckpt::format::readCheckpoint(file, limits);
     if (!data) {
         std::cerr << "ckpt-inspect: " << file << ": out of memory\n";
         return kExitUnreadable;

@@ -745,6 +745,9 @@ std::string scanTable(const CheckpointData &data)
         for (const std::string &w : scan->warnings)
             out += "warning: " + w + '\n';
     }
+    if (scan && scan->deferredRecords > 0)
+        out += std::to_string(scan->deferredRecords) + " tensor records not read yet (dcp.load reads them with "
+               "torch.load(weights_only=True)); `ckpt-inspect scan` reads them all\n";
     out += "verdict: " + std::string(scanVerdictName(data.scanVerdict())) + " - "
            + (scan ? scan->verdictReason : std::string("the file was not scanned")) + '\n';
     if (scan && scan->container == "dcp")

@@ -275,7 +275,7 @@ std::shared_ptr<const CheckpointData> readCheckpointBytes(ByteView bytes, const 
 }
 
 std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const std::string &name,
-                                                           const ReadLimits &limits) noexcept
+                                                           const ReadLimits &limits, bool scan) noexcept
 {
     std::shared_ptr<CheckpointData> data;
     try {
@@ -283,7 +283,8 @@ std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const
         data->file = name;
         ContainerReader reader(*data, limits, {});
         reader.readGuarded(bytes, name, false);
-        attachSecurityScan(*data, std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, name)));
+        if (scan)
+            attachSecurityScan(*data, std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, name)));
     } catch (...) {
         return outOfMemory(std::move(data));
     }
@@ -349,13 +350,22 @@ TensorViewResult tensorView(const CheckpointData &data, int index)
         return tensorView(data, t.components[valuesAt]);
     }
     if (t.storage < 0) {
-        if (static_cast<std::size_t>(index) < data.chunksOfTensor.size()
-            && data.chunksOfTensor[static_cast<std::size_t>(index)].size() > 1) {
+        if (static_cast<std::size_t>(index) < data.chunksOfTensor.size() && data.dcpRecords
+            && !data.chunksOfTensor[static_cast<std::size_t>(index)].empty()) {
+            // DCP: the values are the chunks' records, read when first needed.
             const auto &chunks = data.chunksOfTensor[static_cast<std::size_t>(index)];
+            if (chunks.size() == 1 && chunks[0].sizes == t.shape) {
+                if (chunks[0].record < 0) {
+                    r.error = "the chunk's record (" + chunks[0].file + "@" + std::to_string(chunks[0].byteOffset)
+                              + ") cannot be read";
+                    return r;
+                }
+                return data.dcpRecords->view(chunks[0].record);
+            }
             auto tiles = std::make_shared<std::vector<ViewPiece>>();
             tiles->reserve(chunks.size());
             for (const TensorChunk &c : chunks) {
-                TensorViewResult piece = c.tensor >= 0 ? tensorView(data, c.tensor) : TensorViewResult{};
+                TensorViewResult piece = c.record >= 0 ? data.dcpRecords->view(c.record) : TensorViewResult{};
                 if (!piece.view || piece.view->shape != c.sizes || c.offsets.size() != t.shape.size()) {
                     r.pieces.clear();
                     r.pieceTensors.clear();
@@ -365,7 +375,7 @@ TensorViewResult tensorView(const CheckpointData &data, int index)
                 }
                 tiles->push_back({c.offsets, *piece.view});
                 r.pieces.push_back(std::move(*piece.view));
-                r.pieceTensors.push_back(c.tensor);
+                r.pieceTensors.push_back(-1); // the record's tensor is in no table of this checkpoint
             }
             // The logical tensor over its chunks (the reader checked that they tile it).
             StridedView v;

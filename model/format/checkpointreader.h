@@ -69,6 +69,12 @@ struct ReadLimits
     std::uint32_t maxDepth = 2000;               ///< nesting depth of walks over the graph
     std::uint64_t maxInflated = 1ull << 32;      ///< bytes one deflated record may inflate to
     std::uint32_t maxNestedPickles = 4;          ///< nested torch.save blobs inside bytes
+    /// DCP directories: read every tensor record (a torch.save archive per chunk) on open, so
+    /// that its pickle is scanned and its globals listed. false: each is read when its values
+    /// are first needed (CheckpointData::dcpRecords): opening reads `.metadata` only. dcp.load
+    /// reads tensor records with torch.load(weights_only=True), so the verdict does not depend
+    /// on them; `ckpt-inspect scan` reads them all.
+    bool dcpRecordsOnOpen = true;
 };
 
 /// A piece of a tensor that a DCP checkpoint stores in one record of one file
@@ -81,12 +87,13 @@ struct TensorChunk
     int rank = -1;                     ///< the writer's rank (__<rank>_<n>.distcp), -1 if unnamed
     std::uint64_t byteOffset = 0;      ///< the record: a torch.save archive of the piece
     std::uint64_t byteLength = 0;
-    int tensor = -1;                   ///< split tensors: the piece's own tensor (its record's), or -1
+    int record = -1;                   ///< index in CheckpointData::dcpRecords
 };
 
-/// TensorInfo::builder of the pieces of a split DCP tensor: in the tensor table (their bytes
-/// are read through them), in no path.
-inline constexpr std::string_view kDcpChunkBuilder = "torch.distributed.checkpoint chunk";
+/// The tensor records of a DCP directory, read when first needed and kept (dcpreader.cpp).
+/// Thread-safe.
+class DcpRecords;
+
 
 /// Everything read from one checkpoint: the value graph, the tensors and storages, the globals
 /// referenced, warnings and, if reading stopped early, the error. Immutable after reading;
@@ -113,8 +120,10 @@ struct CheckpointData
     std::vector<std::pair<std::string, std::string>> metadata; ///< safetensors __metadata__, index metadata
     std::vector<std::string> shardOfTensor; ///< index format: shard file name per tensor
     /// DCP: the chunks of each tensor (indexed like `tensors`; empty for the other formats). A
-    /// tensor of one chunk has that chunk's storage; one of several has no storage of its own.
+    /// DCP tensor has no storage of its own: its values are its chunks' records.
     std::vector<std::vector<TensorChunk>> chunksOfTensor;
+    /// DCP: where the chunks' records are and, once read, what they hold (tensorView() reads them).
+    std::shared_ptr<const DcpRecords> dcpRecords;
     std::string archivePrefix;            ///< zip formats
     std::string version;                  ///< zip `version` record / legacy protocol
 
@@ -190,7 +199,7 @@ struct TensorViewResult
     /// for element-wise work (values, heat-maps, diff). Statistics are those of the pieces
     /// together (computeStatsOfPieces, which computeStats() also uses for a piecewise view).
     std::vector<StridedView> pieces;
-    std::vector<int> pieceTensors; ///< the pieces' own tensors (for their records' CRC-32)
+    std::vector<int> pieceTensors; ///< the pieces' own tensors (for their records' CRC-32); -1: none in the table
 };
 TensorViewResult tensorView(const CheckpointData &data, int tensor);
 

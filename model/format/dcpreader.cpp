@@ -151,6 +151,7 @@ private:
     fs::path m_canonicalDir;
     const ReadLimits &m_limits;
     std::shared_ptr<SecurityScan> m_scan;
+    std::shared_ptr<DcpRecords> m_records;
     std::unordered_map<std::string, int> m_fileIndex;
     std::map<std::pair<const Value *, std::string>, Value *> m_children;
 };
@@ -345,68 +346,44 @@ void DcpReader::tensorEntry(const std::string &fqn, const Value *md, const std::
                                 + std::to_string(logical.numel()) + " elements", ".metadata");
     }
 
-    int index = -1;
-    if (pieces.size() == 1 && covered == logical.numel()) {
-        // One chunk: the tensor is that record's tensor (its bytes are read through the map).
+    // The records: registered now, read on open (scanned, checked against the chunk) or when
+    // their values are first needed (tensorView through CheckpointData::dcpRecords).
+    for (TensorChunk &piece : pieces) {
         const StorageRef *ref = *std::find_if(refs.begin(), refs.end(),
-                                             [&](const StorageRef *r) { return r->offsets == pieces[0].offsets; });
-        std::shared_ptr<CheckpointData> part = readRecord(*ref);
-        if (part && part->root && part->root->kind == ValueKind::Tensor && part->tensors.size() == 1) {
-            const TensorInfo &t = part->tensors[0];
-            if (t.dtype != logical.dtype || t.shape != logical.shape) {
-                fail(Kind::Corrupt, "record holds a " + std::string(dtypeName(t.dtype)) + " tensor of another shape "
-                                        "than .metadata gives tensor '" + fqn + "'", ref->record);
-            } else {
-                const int file = m_fileIndex[ref->file];
-                const MergedBase base = mergePart(m_d, *part, ref->record);
-                for (std::size_t s = static_cast<std::size_t>(base.storage); s < m_d.storages.size(); ++s)
-                    m_d.storages[s].fileIndex = file;
-                index = base.tensor;
-                m_d.tensors[static_cast<std::size_t>(index)].requiresGrad = requiresGrad;
-                m_d.parts.push_back(std::move(part));
-            }
-        } else if (part && !part->error) {
-            fail(Kind::Corrupt, "record is not a torch.save of one tensor", ref->record);
+                                             [&](const StorageRef *r) { return r->offsets == piece.offsets; });
+        if (ref->transformed) {
+            m_d.warnings.push_back({"the record is stored through a transform (transform_descriptors: compression or an "
+                                    "extension), which is not read: its values are not shown",
+                                    ref->record, FormatError::kNoOffset});
+            m_scan->incomplete = true;
+            continue;
         }
-    }
-    if (index < 0 && pieces.size() > 1) {
-        // Split: every chunk's record is read for its header only (scanned, and checked
-        // against the chunk .metadata gives it); its values are not kept.
-        for (TensorChunk &piece : pieces) {
-            const StorageRef *ref = *std::find_if(refs.begin(), refs.end(),
-                                                 [&](const StorageRef *r) { return r->offsets == piece.offsets; });
-            const std::shared_ptr<CheckpointData> part = readRecord(*ref);
-            if (!part)
-                continue;
-            if (part->error) {
-                for (const GlobalUse &g : part->globals)
-                    mergeGlobal(m_d, g, ref->record);
-                continue;
-            }
-            if (!part->root || part->root->kind != ValueKind::Tensor || part->tensors.size() != 1) {
-                fail(Kind::Corrupt, "record is not a torch.save of one tensor", ref->record);
-            } else if (part->tensors[0].dtype != logical.dtype || part->tensors[0].shape != piece.sizes) {
-                fail(Kind::Corrupt, "record holds a " + std::string(dtypeName(part->tensors[0].dtype))
-                                        + " tensor of another shape than .metadata gives its chunk of '" + fqn + "'",
-                     ref->record);
-            } else {
-                // The piece joins the tensor table (its bytes are read through it), in no path.
-                const MergedBase base = mergePart(m_d, *part, ref->record);
-                for (std::size_t s = static_cast<std::size_t>(base.storage); s < m_d.storages.size(); ++s)
-                    m_d.storages[s].fileIndex = m_fileIndex[ref->file];
-                m_d.tensors[static_cast<std::size_t>(base.tensor)].builder = kDcpChunkBuilder;
-                piece.tensor = base.tensor;
-                continue;
-            }
+        if (!recordBytes(*ref))
+            continue;
+        const int file = m_fileIndex[ref->file];
+        piece.record = m_records->add({m_d.files[static_cast<std::size_t>(file)], file, ref->offset, ref->length,
+                                       ref->record, logical.dtype, piece.sizes});
+        if (!m_limits.dcpRecordsOnOpen) {
+            ++m_scan->deferredRecords;
+            continue;
+        }
+        const std::shared_ptr<const CheckpointData> part = m_records->readNow(piece.record);
+        if (part) {
+            if (part->security)
+                mergeScan(*m_scan, *part->security, ref->record);
+            else
+                m_scan->incomplete = true;
             for (const GlobalUse &g : part->globals)
                 mergeGlobal(m_d, g, ref->record);
         }
+        if (const TensorViewResult v = m_records->view(piece.record); !v.view)
+            fail(part && part->error ? part->error->kind : Kind::Corrupt,
+                 v.error.substr(v.error.find(": ") == std::string::npos ? 0 : v.error.find(": ") + 2), ref->record,
+                 part && part->error ? part->error->offset : FormatError::kNoOffset);
     }
-    if (index < 0) {
-        logical.storage = -1;
-        m_d.tensors.push_back(std::move(logical));
-        index = static_cast<int>(m_d.tensors.size() - 1);
-    }
+    logical.storage = -1;
+    m_d.tensors.push_back(std::move(logical));
+    const int index = static_cast<int>(m_d.tensors.size() - 1);
     m_d.chunksOfTensor.resize(m_d.tensors.size());
     m_d.chunksOfTensor[static_cast<std::size_t>(index)] = std::move(pieces);
     Value *node = m_d.graph.make(ValueKind::Tensor);
@@ -488,6 +465,8 @@ void DcpReader::read(const ProgressFn &progress)
     std::error_code ec;
     m_canonicalDir = fs::canonical(m_dir, ec);
     m_scan = std::make_shared<SecurityScan>();
+    m_records = std::make_shared<DcpRecords>(m_limits);
+    m_d.dcpRecords = m_records;
     m_scan->file = m_dir;
     m_scan->container = "dcp";
     m_scan->weightsOnlyAccepted = false;
@@ -600,6 +579,89 @@ void DcpReader::read(const ProgressFn &progress)
 }
 
 } // namespace
+
+int DcpRecords::add(Record record)
+{
+    m_records.push_back(std::move(record));
+    m_read.emplace_back();
+    return static_cast<int>(m_records.size() - 1);
+}
+
+std::shared_ptr<const CheckpointData> DcpRecords::readInto(std::size_t i, Read &out, bool scan) const
+{
+    out.done = true;
+    const Record &r = m_records[i];
+    const ByteView all = r.file->bytes();
+    if (r.offset > all.size || r.length > all.size - r.offset) {
+        out.error = "the record runs past the end of its file (" + std::to_string(all.size) + " bytes)";
+        return nullptr;
+    }
+    std::shared_ptr<CheckpointData> part
+        = readCheckpointBytesMutable({all.data + r.offset, r.length}, r.name, m_limits, scan);
+    if (!part) {
+        out.error = "out of memory while reading";
+        return nullptr;
+    }
+    if (part->error)
+        out.error = (part->error->record.empty() ? std::string() : part->error->record + ": ") + part->error->message;
+    else if (!part->root || part->root->kind != ValueKind::Tensor || part->tensors.size() != 1)
+        out.error = "record is not a torch.save of one tensor";
+    else if (part->tensors[0].dtype != r.dtype || part->tensors[0].shape != r.sizes)
+        out.error = "record holds a " + std::string(dtypeName(part->tensors[0].dtype))
+                    + " tensor of another shape than .metadata gives its chunk";
+    if (out.error.empty()) {
+        // The view's bytes lie in the mapped file (kept by the checkpoint), not in the read.
+        TensorViewResult v = tensorView(*part, 0);
+        if (v.view)
+            out.view = std::move(v.view);
+        else
+            out.error = v.error;
+    }
+    return part;
+}
+
+std::shared_ptr<const CheckpointData> DcpRecords::readNow(int index) const
+{
+    if (index < 0 || static_cast<std::size_t>(index) >= m_records.size())
+        return nullptr;
+    Read fresh;
+    std::shared_ptr<const CheckpointData> part = readInto(static_cast<std::size_t>(index), fresh, true);
+    std::lock_guard lock(m_mutex);
+    m_read[static_cast<std::size_t>(index)] = std::move(fresh);
+    return part;
+}
+
+TensorViewResult DcpRecords::view(int index) const
+{
+    TensorViewResult r;
+    if (index < 0 || static_cast<std::size_t>(index) >= m_records.size()) {
+        r.error = "the chunk has no record that can be read";
+        return r;
+    }
+    const auto i = static_cast<std::size_t>(index);
+    auto fill = [&](const Read &got) {
+        if (got.view)
+            r.view = got.view;
+        else
+            r.error = "chunk " + m_records[i].name + ": " + got.error;
+    };
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_read[i].done) {
+            fill(m_read[i]);
+            return r;
+        }
+    }
+    // Read without the lock (workers read different records at once); two threads reading the
+    // same record get the same answer, and the first one kept wins.
+    Read fresh;
+    readInto(i, fresh, false); // for its values: dcp.load reads it with weights_only=True
+    std::lock_guard lock(m_mutex);
+    if (!m_read[i].done)
+        m_read[i] = std::move(fresh);
+    fill(m_read[i]);
+    return r;
+}
 
 void readDcpFolder(CheckpointData &data, const std::string &dir, const ReadLimits &limits, const ProgressFn &progress)
 {

@@ -6,9 +6,60 @@
 
 #include "checkpointreader.h"
 
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace ckpt::format {
+
+/// The tensor records of a DCP directory (CheckpointData::dcpRecords): each a torch.save
+/// archive of one chunk, read (zip directory and pickle, never the values) the first time its
+/// values are needed, or on open with ReadLimits::dcpRecordsOnOpen, and kept. Thread-safe.
+class DcpRecords
+{
+public:
+    struct Record
+    {
+        std::shared_ptr<const MappedFile> file;
+        int fileIndex = -1;            ///< in CheckpointData::files
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+        std::string name;              ///< "__0_0.distcp@5044", for messages
+        DType dtype = DType::Unknown;  ///< what .metadata says the chunk holds
+        std::vector<std::int64_t> sizes;
+    };
+
+    explicit DcpRecords(const ReadLimits &limits)
+        : m_limits(limits)
+    {
+    }
+    int add(Record record);
+    std::size_t size() const noexcept { return m_records.size(); }
+    const Record &record(int index) const { return m_records.at(static_cast<std::size_t>(index)); }
+
+    /// Reads the record (its zip directory and pickle) and keeps its tensor's view (bytes in
+    /// the mapped file) or why there is none; returns the read, for its scan and globals (also
+    /// when refused), or nullptr when it could not be read at all. Not kept: 40,000 records'
+    /// value graphs would each hold a memory map of their own.
+    std::shared_ptr<const CheckpointData> readNow(int index) const;
+    /// The view of the record's tensor (read on first use), or why there is none.
+    TensorViewResult view(int index) const;
+
+private:
+    struct Read
+    {
+        bool done = false;
+        std::optional<StridedView> view;
+        std::string error;
+    };
+    std::shared_ptr<const CheckpointData> readInto(std::size_t index, Read &out, bool scan) const;
+
+    ReadLimits m_limits;
+    std::vector<Record> m_records;
+    mutable std::mutex m_mutex;       ///< guards m_read
+    mutable std::vector<Read> m_read;
+};
 
 /// `dir` holds a DCP `.metadata` file.
 bool isDcpFolder(const std::string &dir);

@@ -16,9 +16,10 @@ namespace ckpt::format {
 std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, const ReadLimits &limits,
                                                    const ProgressFn &progress) noexcept;
 
-/// readCheckpointBytes(), mutable (DCP records are merged into the directory's checkpoint).
+/// readCheckpointBytes(), mutable (DCP records are merged into the directory's checkpoint);
+/// `scan` false: no security scan (`security` stays null: a DCP record read for its values).
 std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const std::string &name,
-                                                           const ReadLimits &limits) noexcept;
+                                                           const ReadLimits &limits, bool scan = true) noexcept;
 
 /// A file of a training folder and the top-level key it is shown under.
 struct FolderFile

@@ -28,6 +28,10 @@ struct SecurityScan
     std::vector<PickleScan> pickles;  ///< in file order; nested torch.load payloads after their parent
     std::vector<std::string> warnings;///< what could not be scanned, container damage
     bool incomplete = false;          ///< something the loaders read could not be scanned
+    /// DCP directories opened with ReadLimits::dcpRecordsOnOpen false: tensor records not read
+    /// (nor scanned) yet. dcp.load reads them with torch.load(weights_only=True), so they do not
+    /// change the verdict; `ckpt-inspect scan` reads them all.
+    std::uint64_t deferredRecords = 0;
     ScanVerdict verdict = ScanVerdict::Unknown;
     std::string verdictReason;        ///< one sentence for the text report and the GUI
 

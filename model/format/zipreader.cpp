@@ -616,7 +616,9 @@ void ZipReader::readEntries()
         if (touchedHi - touchedLo > kReleaseSpan)
             releaseTouched();
     }
-    if (touchedHi > touchedLo)
+    // (Not for a small archive, where it would unmap the pages about to be read: a DCP record
+    // of 32 KiB inside a larger file is one.)
+    if (touchedHi > touchedLo && dir.cdOffset >= kFolio)
         releaseTouched();
 }
 

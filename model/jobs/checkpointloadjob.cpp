@@ -18,7 +18,11 @@ LoadedCheckpoint loadWith(const QString &path, const format::ProgressFn &progres
     timer.start();
     LoadedCheckpoint result;
     result.path = path;
-    result.data = format::readCheckpoint(QFile::encodeName(path).toStdString(), {}, progress);
+    // A DCP directory opens from its .metadata alone: tensor records are read when a view needs
+    // their values (File & Security says how many are not read yet).
+    format::ReadLimits limits;
+    limits.dcpRecordsOnOpen = false;
+    result.data = format::readCheckpoint(QFile::encodeName(path).toStdString(), limits, progress);
     if (!result.data) {
         auto empty = std::make_shared<format::CheckpointData>();
         empty->file = QFile::encodeName(path).toStdString();

@@ -74,8 +74,7 @@ void TensorHealthScanJob::start(CheckpointPtr data)
         promise.setProgressRange(0, 1000);
         std::uint64_t total = 0;
         for (const auto &t : data->tensors)
-            if (t.builder != format::kDcpChunkBuilder)
-                total += t.numel();
+            total += t.numel();
         total = std::max<std::uint64_t>(total, 1);
         std::uint64_t done = 0;
         std::unordered_set<int> checkedStorages;
@@ -83,8 +82,6 @@ void TensorHealthScanJob::start(CheckpointPtr data)
             if (promise.isCanceled())
                 return;
             const auto &info = data->tensors[i];
-            if (info.builder == format::kDcpChunkBuilder)
-                continue; // a piece of a split DCP tensor: checked as part of it
             const std::uint64_t n = info.numel();
             if (format::isDecodable(info.dtype)) {
                 auto tv = format::tensorView(*data, static_cast<int>(i));

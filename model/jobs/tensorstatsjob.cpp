@@ -108,7 +108,8 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
         std::vector<int> checked;
         std::uint64_t crcBytes = 0;
         for (const auto &s : sources) {
-            const int storage = request.data->tensors[static_cast<std::size_t>(s.tensor)].storage;
+            // (A DCP chunk's record is in no table of the checkpoint: s.tensor is -1.)
+            const int storage = s.tensor < 0 ? -1 : request.data->tensors[static_cast<std::size_t>(s.tensor)].storage;
             if (storage < 0 || std::find(checked.begin(), checked.end(), storage) != checked.end())
                 continue;
             checked.push_back(storage);

@@ -488,6 +488,50 @@ private Q_SLOTS:
         QVERIFY(alongDim1);
     }
 
+    // Opened from .metadata alone (the GUI and ckpt-inspect ls/stats/diff): no record is read
+    // until a view needs it; then each gives what it gives when read on open, and a record
+    // that lies gives its tensor's error, naming it.
+    void dcpRecordsReadWhenNeeded()
+    {
+        const std::string base = CKPT_FIXTURES_DIR "/files/torch2/dcp/";
+        format::ReadLimits lazy;
+        lazy.dcpRecordsOnOpen = false;
+        const auto eager = format::readCheckpoint(base + "fsdp");
+        const auto later = format::readCheckpoint(base + "fsdp", lazy);
+        QVERIFY(eager && eager->ok() && later && later->ok());
+        QCOMPARE(eager->security->deferredRecords, std::uint64_t(0));
+        std::uint64_t records = 0;
+        for (const auto &chunks : later->chunksOfTensor)
+            records += chunks.size();
+        QCOMPARE(later->security->deferredRecords, records);
+        QCOMPARE(later->scanVerdict(), eager->scanVerdict());
+        // The records' own pickles are not scanned yet: fewer pickles, the same verdict.
+        QVERIFY(later->security->pickles.size() + records == eager->security->pickles.size());
+        QVERIFY(scanTable(*later).find(std::to_string(records) + " tensor records not read yet") != std::string::npos);
+        QCOMPARE(later->paths.size(), eager->paths.size());
+        for (std::size_t i = 0; i < eager->paths.size(); ++i) {
+            const auto a = format::tensorView(*eager, eager->paths[i].tensor);
+            const auto b = format::tensorView(*later, later->paths[i].tensor);
+            QVERIFY2(a.view && b.view, (a.error + b.error).c_str());
+            const std::uint64_t n = a.view->numel();
+            std::vector<double> x(n), y(n);
+            format::ElementDecoder(*a.view).decode(0, n, x.data(), false);
+            format::ElementDecoder(*b.view).decode(0, n, y.data(), false);
+            QVERIFY(std::memcmp(x.data(), y.data(), n * sizeof(double)) == 0);
+        }
+        // A record of another shape than its chunk: on open an error, later that tensor's.
+        const auto lying = format::readCheckpoint(base + "hostile/huge_chunk", lazy);
+        QVERIFY(lying);
+        bool found = false;
+        for (const auto &p : lying->paths) {
+            const auto v = format::tensorView(*lying, p.tensor);
+            if (p.tensor >= 0 && !v.view && v.error.find("__0_0.distcp@") != std::string::npos
+                && v.error.find("another shape") != std::string::npos)
+                found = true;
+        }
+        QVERIFY(found);
+    }
+
     void trainerFoldersDiffByPath()
     {
         const std::string base = CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/";
