@@ -9,7 +9,7 @@
 #   scripts/fuzz.sh --ci                            every harness 60 s from the seeds and the
 #                                                   committed regressions; fails on any finding
 #
-# Harnesses: zip pickle legacy tar safetensors index checkpoint (default: all, one after the other,
+# Harnesses: zip pickle legacy tar safetensors index checkpoint dcp (default: all, one after the other,
 # one process each: the machine is shared).
 # Limits (PRODUCT.md section 6: an input under 1 MB never allocates more than 256 MB nor works
 # longer than 2 s): -malloc_limit_mb=256, -rss_limit_mb=2048, -timeout=10 (sanitizers slow things
@@ -20,7 +20,7 @@
 # A finding, once fixed, is committed to tests/fixtures/fuzz/<h>/ (tst_fuzzregressions runs it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-all=(zip pickle legacy tar safetensors index checkpoint)
+all=(zip pickle legacy tar safetensors index checkpoint dcp)
 
 seconds=600
 ci=0
@@ -57,7 +57,7 @@ mkdir -p "$work/dict" "$work/logs"
 dict_of() {
   case "$1" in
     zip|pickle|tar|safetensors|index) cat "$root/tests/fuzz/$1.dict" ;;
-    legacy) cat "$root/tests/fuzz/pickle.dict" ;;
+    legacy|dcp) cat "$root/tests/fuzz/pickle.dict" ;;
     checkpoint) cat "$root/tests/fuzz/"{pickle,zip,tar,safetensors}.dict ;;
   esac
 }

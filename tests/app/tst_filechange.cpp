@@ -424,6 +424,49 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(loaded.count() >= 2 && !panel.isBusy() && globalStep() == 4, 30000);
         QVERIFY(panel.loaded().data->ok());
     }
+
+    // A DCP directory reloads when its writers rewrite their files in place (the next step
+    // saved over the same directory): the ranks' files first, then .metadata.
+    void dcpReloadsWhenARankRewritesItsFile()
+    {
+        const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/dcp/");
+        const QString dir = m_dir.path() + QStringLiteral("/dcp-run");
+        QVERIFY(QDir().mkpath(dir));
+        const QStringList files{QStringLiteral("__0_0.distcp"), QStringLiteral("__1_0.distcp"), QStringLiteral(".metadata")};
+        for (const QString &f : files)
+            QVERIFY(QFile::copy(from + QStringLiteral("fsdp/") + f, dir + QLatin1Char('/') + f));
+        ckpt::CheckpointPanel panel;
+        QAbstractItemModelTester tester(panel.proxy(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        panel.resize(1200, 800);
+        panel.show();
+        QSignalSpy loaded(&panel, &ckpt::CheckpointPanel::loadFinished);
+        panel.open(dir);
+        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1 && !panel.isBusy(), 30000);
+        auto step = [&panel]() -> std::int64_t {
+            const auto *v = panel.loaded().data ? panel.loaded().data->root->get("step") : nullptr;
+            return v ? v->integer : -1;
+        };
+        QCOMPARE(panel.loaded().data->format, ckpt::format::ContainerFormat::Dcp);
+        QCOMPARE(step(), std::int64_t(7));
+        for (const QString &f : files) {
+            QFile next(from + QStringLiteral("fsdp_step2/") + f);
+            QVERIFY(next.open(QIODevice::ReadOnly));
+            writeInPlace((dir + QLatin1Char('/') + f).toStdString(), next.readAll().toStdString());
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() >= 2 && !panel.isBusy() && step() == 8, 30000);
+        QVERIFY(panel.loaded().data->ok());
+        // The values now are step 2's, as torch reads that directory.
+        const auto truth = ckpt::format::readCheckpoint((from + QStringLiteral("fsdp_step2")).toStdString());
+        QVERIFY(truth && truth->ok());
+        const auto &a = *panel.loaded().data;
+        for (std::size_t i = 0; i < a.paths.size(); ++i) {
+            const auto va = ckpt::format::tensorView(a, a.paths[i].tensor);
+            const auto vb = ckpt::format::tensorView(*truth, truth->paths[i].tensor);
+            QVERIFY2(va.view && vb.view, (va.error + vb.error).c_str());
+            QCOMPARE(ckpt::format::formatElementAt(*va.view, std::vector<std::int64_t>(va.view->shape.size(), 0)),
+                     ckpt::format::formatElementAt(*vb.view, std::vector<std::int64_t>(vb.view->shape.size(), 0)));
+        }
+    }
 #endif
 
 private:

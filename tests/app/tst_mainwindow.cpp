@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "checkpointpanel.h"
+#include "chunktablemodel.h"
 #include "comparepanel.h"
 #include "guitestutils.h"
 #include "mainwindow.h"
@@ -10,6 +11,7 @@
 #include "displayformat.h"
 
 #include <QAction>
+#include <QFileInfo>
 #include <QLabel>
 #include <QElapsedTimer>
 #include <QLineEdit>
@@ -148,6 +150,36 @@ private slots:
         QCOMPARE(panel->loaded().data->format, format::ContainerFormat::Folder);
         QCOMPARE(w.tabs()->tabText(0), QStringLiteral("checkpoint-4"));
         QVERIFY(panel->selectPath(QStringLiteral("optimizer/state/0/exp_avg")));
+    }
+
+    // A DCP directory opened from the command line is in File > Open Recent, and opening it
+    // from there opens the directory again (its Chunks tab too).
+    void dcpFolderInOpenRecent()
+    {
+        MainWindow w;
+        w.setPersistSettings(false);
+        w.show();
+        const QString dir = QFileInfo(QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/dcp/fsdp")).absoluteFilePath();
+        QVERIFY(w.openFile(dir));
+        QTRY_VERIFY_WITH_TIMEOUT(!w.isBusy(), 20000);
+        QCOMPARE(w.recentFiles().first(), dir);
+        QAction *recent = nullptr;
+        for (QAction *a : w.findChildren<QAction *>())
+            if (a->statusTip() == dir && a->text().contains(QStringLiteral("fsdp")))
+                recent = a;
+        QVERIFY(recent);
+        w.tabs()->clear();
+        recent->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(w.tabs()->count() == 1 && !w.isBusy(), 20000);
+        auto *panel = qobject_cast<CheckpointPanel *>(w.tabs()->widget(0));
+        QVERIFY(panel && panel->loaded().data);
+        QCOMPARE(panel->loaded().data->format, format::ContainerFormat::Dcp);
+        QVERIFY(panel->selectPath(QStringLiteral("tp/col")));
+        panel->showTensorTab(TensorDetailsPanel::ChunksTab);
+        auto *details = panel->findChild<TensorDetailsPanel *>();
+        QVERIFY(details);
+        QTRY_COMPARE(details->tabs()->currentIndex(), int(TensorDetailsPanel::ChunksTab));
+        QCOMPARE(details->chunkModel()->rowCount(), 2);
     }
 
     void settingsRoundTrip()

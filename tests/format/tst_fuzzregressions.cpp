@@ -18,7 +18,7 @@ using namespace ckpt;
 
 namespace {
 
-const char *const kHarnesses[] = {"zip", "pickle", "legacy", "tar", "safetensors", "index", "checkpoint"};
+const char *const kHarnesses[] = {"zip", "pickle", "legacy", "tar", "safetensors", "index", "checkpoint", "dcp"};
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr qint64 kLimitMs = 10'000; // the sanitizer pass of scripts/test.sh runs several times slower
@@ -55,6 +55,8 @@ void runHarness(const QString &harness, format::ByteView bytes)
         fuzz::runSafetensors(bytes);
     else if (harness == QLatin1String("index"))
         fuzz::runIndex(bytes);
+    else if (harness == QLatin1String("dcp"))
+        fuzz::runDcp(bytes);
     else
         fuzz::runCheckpoint(bytes);
 }

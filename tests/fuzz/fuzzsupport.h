@@ -17,7 +17,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -240,6 +242,61 @@ inline void runIndex(ByteView bytes)
         if (!root)
             __builtin_trap(); // valid JSON always has a value
     } catch (const FormatError &) {
+    }
+}
+
+/// A scratch DCP directory for runDcp(): the two rank files of the FSDP fixture
+/// (tests/fixtures/files/torch2/dcp/fsdp), made once per process and removed at its end.
+inline const std::string &dcpFuzzDir()
+{
+    struct Dir
+    {
+        std::string path;
+        Dir()
+        {
+            char name[] = "/tmp/ckpt-fuzz-dcp-XXXXXX";
+            if (!::mkdtemp(name))
+                std::abort();
+            path = name;
+#ifdef CKPT_FIXTURES_DIR
+            std::error_code ec;
+            for (const char *f : {"__0_0.distcp", "__1_0.distcp"})
+                std::filesystem::copy_file(std::string(CKPT_FIXTURES_DIR "/files/torch2/dcp/fsdp/") + f, path + "/" + f, ec);
+#endif
+        }
+        ~Dir()
+        {
+            std::error_code ec;
+            std::filesystem::remove_all(path, ec);
+        }
+    };
+    static const Dir dir;
+    return dir.path;
+}
+
+/// The DCP reader on `bytes` as a directory's .metadata beside real rank files: read with the
+/// records on open and when needed, then every tensor's statistics and values (which read the
+/// records the second way).
+inline void runDcp(ByteView bytes)
+{
+    const std::string &dir = dcpFuzzDir();
+    if (std::FILE *f = std::fopen((dir + "/.metadata").c_str(), "wb")) {
+        if (bytes.size)
+            std::fwrite(bytes.data, 1, bytes.size, f);
+        std::fclose(f);
+    } else {
+        std::abort();
+    }
+    for (const bool onOpen : {true, false}) {
+        ReadLimits limits;
+        limits.maxNodes = 1u << 20;
+        limits.dcpRecordsOnOpen = onOpen;
+        const auto data = readCheckpoint(dir, limits);
+        if (!data)
+            continue;
+        if (data->format != ContainerFormat::Dcp)
+            __builtin_trap(); // a directory with .metadata is always read as DCP
+        exerciseCheckpoint(*data);
     }
 }
 

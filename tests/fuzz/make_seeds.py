@@ -96,6 +96,9 @@ def main():
     for p in everything:
         data = p.read_bytes()
         rel = str(p.relative_to(fixtures))
+        if p.name == ".metadata":  # a DCP directory's (the dcp harness puts it beside rank files)
+            put(out, "dcp", rel, data)
+            continue
         if not p.name.endswith(json_inputs):
             put(out, "checkpoint", rel, data)
         if data[:4] == b"PK\x03\x04":
@@ -117,7 +120,7 @@ def main():
             put(out, "index", rel, data)
     for p in files_under(fixtures, ["pickles/*.pkl", "files/*.pkl"]):
         put(out, "pickle", str(p.relative_to(fixtures)), p.read_bytes())
-    for h in ["zip", "pickle", "legacy", "tar", "safetensors", "index", "checkpoint"]:
+    for h in ["zip", "pickle", "legacy", "tar", "safetensors", "index", "checkpoint", "dcp"]:
         d = out / h
         d.mkdir(parents=True, exist_ok=True)
         files = list(d.iterdir())
