@@ -74,6 +74,27 @@ std::string fileContents(std::uint64_t count, float scale = 1.0f)
     return out;
 }
 
+#ifdef CKPT_WITH_GUI
+/// Copies the files of folder `from` (dot files too) into a new folder `to`.
+bool copyFolder(const QString &from, const QString &to)
+{
+    if (!QDir().mkpath(to))
+        return false;
+    for (const QString &f : QDir(from).entryList(QDir::Files | QDir::Hidden))
+        if (!QFile::copy(from + QLatin1Char('/') + f, to + QLatin1Char('/') + f))
+            return false;
+    return true;
+}
+/// Shows `panel`, opens `path` and waits until it is loaded (the first loadFinished).
+bool openAndWait(ckpt::CheckpointPanel &panel, QSignalSpy &loaded, const QString &path)
+{
+    panel.resize(1200, 800);
+    panel.show();
+    panel.open(path);
+    return QTest::qWaitFor([&] { return loaded.count() == 1 && !panel.isBusy(); }, 30000);
+}
+#endif
+
 /// Writes in place the way torch.save does (open with truncation, then write), which is what
 /// hurts a reader that has the file mapped.
 void writeInPlace(const std::string &path, const std::string &bytes)
@@ -400,16 +421,11 @@ private slots:
     {
         const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/transformers/trainer/");
         const QString dir = m_dir.path() + QStringLiteral("/checkpoint-2");
-        QVERIFY(QDir().mkpath(dir));
-        for (const QString &f : QDir(from + QStringLiteral("checkpoint-2")).entryList(QDir::Files))
-            QVERIFY(QFile::copy(from + QStringLiteral("checkpoint-2/") + f, dir + QLatin1Char('/') + f));
+        QVERIFY(copyFolder(from + QStringLiteral("checkpoint-2"), dir));
         ckpt::CheckpointPanel panel;
         QAbstractItemModelTester tester(panel.proxy(), QAbstractItemModelTester::FailureReportingMode::QtTest);
-        panel.resize(1200, 800);
-        panel.show();
         QSignalSpy loaded(&panel, &ckpt::CheckpointPanel::loadFinished);
-        panel.open(dir);
-        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1 && !panel.isBusy(), 30000);
+        QVERIFY(openAndWait(panel, loaded, dir));
         auto globalStep = [&panel]() -> std::int64_t {
             const auto *state = panel.loaded().data->root->get("trainer_state");
             const auto *step = state ? state->get("global_step") : nullptr;
@@ -431,17 +447,12 @@ private slots:
     {
         const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/dcp/");
         const QString dir = m_dir.path() + QStringLiteral("/dcp-run");
-        QVERIFY(QDir().mkpath(dir));
         const QStringList files{QStringLiteral("__0_0.distcp"), QStringLiteral("__1_0.distcp"), QStringLiteral(".metadata")};
-        for (const QString &f : files)
-            QVERIFY(QFile::copy(from + QStringLiteral("fsdp/") + f, dir + QLatin1Char('/') + f));
+        QVERIFY(copyFolder(from + QStringLiteral("fsdp"), dir));
         ckpt::CheckpointPanel panel;
         QAbstractItemModelTester tester(panel.proxy(), QAbstractItemModelTester::FailureReportingMode::QtTest);
-        panel.resize(1200, 800);
-        panel.show();
         QSignalSpy loaded(&panel, &ckpt::CheckpointPanel::loadFinished);
-        panel.open(dir);
-        QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1 && !panel.isBusy(), 30000);
+        QVERIFY(openAndWait(panel, loaded, dir));
         auto step = [&panel]() -> std::int64_t {
             const auto *v = panel.loaded().data ? panel.loaded().data->root->get("step") : nullptr;
             return v ? v->integer : -1;
