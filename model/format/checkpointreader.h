@@ -75,6 +75,9 @@ struct ReadLimits
     /// reads tensor records with torch.load(weights_only=True), so the verdict does not depend
     /// on them; `ckpt-inspect scan` reads them all.
     bool dcpRecordsOnOpen = true;
+    /// Walk the graph for its tensors (CheckpointData::paths). false for a pickle read only for
+    /// what it describes, as a DCP `.metadata`: its million nodes hold no tensor.
+    bool tensorPaths = true;
 };
 
 /// A piece of a tensor that a DCP checkpoint stores in one record of one file

@@ -170,7 +170,8 @@ void ContainerReader::readPlainPickle()
         return -1;
     };
     m_d.root = loadPickle(m_file, 0, 0, "pickle", resolver);
-    collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
+    if (m_limits.tensorPaths)
+        collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
 }
 
 std::shared_ptr<CheckpointData> ContainerReader::readCheckpointImpl(const std::string &path, bool allowIndex)

@@ -153,6 +153,7 @@ private:
     std::shared_ptr<SecurityScan> m_scan;
     std::shared_ptr<DcpRecords> m_records;
     std::unordered_map<std::string, int> m_fileIndex;
+    std::unordered_map<int, int> m_recordFile; ///< CheckpointData::files index -> DcpRecords file
     std::map<std::pair<const Value *, std::string>, Value *> m_children;
 };
 
@@ -180,6 +181,7 @@ int DcpReader::fileOf(const std::string &relative, const std::string &record)
             try {
                 m_d.files.push_back(MappedFile::open(p.string()));
                 index = static_cast<int>(m_d.files.size() - 1);
+                m_recordFile.emplace(index, m_records->addFile(m_d.files.back(), relative));
             } catch (const FormatError &e) {
                 fail(e.kind(), "file '" + relative + "': " + e.message(), record);
             }
@@ -361,8 +363,7 @@ void DcpReader::tensorEntry(const std::string &fqn, const Value *md, const std::
         if (!recordBytes(*ref))
             continue;
         const int file = m_fileIndex[ref->file];
-        piece.record = m_records->add({m_d.files[static_cast<std::size_t>(file)], file, ref->offset, ref->length,
-                                       ref->record, logical.dtype, piece.sizes});
+        piece.record = m_records->add({m_recordFile.at(file), logical.dtype, ref->offset, ref->length, piece.sizes});
         if (!m_limits.dcpRecordsOnOpen) {
             ++m_scan->deferredRecords;
             continue;
@@ -475,7 +476,9 @@ void DcpReader::read(const ProgressFn &progress)
     m_d.root = m_d.graph.make(ValueKind::Dict);
 
     // .metadata: a plain pickle of a Metadata dataclass, read as any pickle (and scanned).
-    std::shared_ptr<CheckpointData> meta = readCheckpointFile((fs::path(m_dir) / ".metadata").string(), m_limits, {});
+    ReadLimits metaLimits = m_limits;
+    metaLimits.tensorPaths = false;
+    std::shared_ptr<CheckpointData> meta = readCheckpointFile((fs::path(m_dir) / ".metadata").string(), metaLimits, {});
     if (!meta) {
         fail(Kind::LimitExceeded, "out of memory while reading", ".metadata");
         m_d.security = m_scan;
@@ -536,6 +539,8 @@ void DcpReader::read(const ProgressFn &progress)
         ref.record = ref.file + "@" + std::to_string(ref.offset);
         refsOf[std::string(fqn->text)].push_back(std::move(ref));
     }
+    if (storage && storage->kind == ValueKind::Dict)
+        m_records->reserve(storage->dictSize());
 
     // planner_data by key, once: a Value::get() per entry is quadratic (10,000 tensors spent
     // 60 % of opening in it).
@@ -587,6 +592,19 @@ void DcpReader::read(const ProgressFn &progress)
 
 } // namespace
 
+int DcpRecords::addFile(std::shared_ptr<const MappedFile> file, std::string relative)
+{
+    m_files.push_back(std::move(file));
+    m_fileNames.push_back(std::move(relative));
+    return static_cast<int>(m_files.size() - 1);
+}
+
+void DcpRecords::reserve(std::size_t records)
+{
+    m_records.reserve(records);
+    m_read.reserve(records);
+}
+
 int DcpRecords::add(Record record)
 {
     m_records.push_back(std::move(record));
@@ -594,17 +612,22 @@ int DcpRecords::add(Record record)
     return static_cast<int>(m_records.size() - 1);
 }
 
+std::string DcpRecords::name(int index) const
+{
+    const Record &r = record(index);
+    return m_fileNames.at(static_cast<std::size_t>(r.file)) + "@" + std::to_string(r.offset);
+}
+
 std::shared_ptr<const CheckpointData> DcpRecords::readInto(std::size_t i, Read &out, bool scan) const
 {
-    out.done = true;
     const Record &r = m_records[i];
-    const ByteView all = r.file->bytes();
+    const ByteView all = m_files[static_cast<std::size_t>(r.file)]->bytes();
     if (r.offset > all.size || r.length > all.size - r.offset) {
         out.error = "the record runs past the end of its file (" + std::to_string(all.size) + " bytes)";
         return nullptr;
     }
     std::shared_ptr<CheckpointData> part
-        = readCheckpointBytesMutable({all.data + r.offset, r.length}, r.name, m_limits, scan);
+        = readCheckpointBytesMutable({all.data + r.offset, r.length}, name(static_cast<int>(i)), m_limits, scan);
     if (!part) {
         out.error = "out of memory while reading";
         return nullptr;
@@ -631,8 +654,8 @@ std::shared_ptr<const CheckpointData> DcpRecords::readNow(int index) const
 {
     if (index < 0 || static_cast<std::size_t>(index) >= m_records.size())
         return nullptr;
-    Read fresh;
-    std::shared_ptr<const CheckpointData> part = readInto(static_cast<std::size_t>(index), fresh, true);
+    auto fresh = std::make_unique<Read>();
+    std::shared_ptr<const CheckpointData> part = readInto(static_cast<std::size_t>(index), *fresh, true);
     std::lock_guard lock(m_mutex);
     m_read[static_cast<std::size_t>(index)] = std::move(fresh);
     return part;
@@ -650,23 +673,23 @@ TensorViewResult DcpRecords::view(int index) const
         if (got.view)
             r.view = got.view;
         else
-            r.error = "chunk " + m_records[i].name + ": " + got.error;
+            r.error = "chunk " + name(index) + ": " + got.error;
     };
     {
         std::lock_guard lock(m_mutex);
-        if (m_read[i].done) {
-            fill(m_read[i]);
+        if (m_read[i]) {
+            fill(*m_read[i]);
             return r;
         }
     }
     // Read without the lock (workers read different records at once); two threads reading the
     // same record get the same answer, and the first one kept wins.
-    Read fresh;
-    readInto(i, fresh, false); // for its values: dcp.load reads it with weights_only=True
+    auto fresh = std::make_unique<Read>();
+    readInto(i, *fresh, false); // for its values: dcp.load reads it with weights_only=True
     std::lock_guard lock(m_mutex);
-    if (!m_read[i].done)
+    if (!m_read[i])
         m_read[i] = std::move(fresh);
-    fill(m_read[i]);
+    fill(*m_read[i]);
     return r;
 }
 

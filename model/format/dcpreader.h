@@ -6,6 +6,7 @@
 
 #include "checkpointreader.h"
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,12 +22,10 @@ class DcpRecords
 public:
     struct Record
     {
-        std::shared_ptr<const MappedFile> file;
-        int fileIndex = -1;            ///< in CheckpointData::files
+        int file = -1;                 ///< index of addFile()
+        DType dtype = DType::Unknown;  ///< what .metadata says the chunk holds
         std::uint64_t offset = 0;
         std::uint64_t length = 0;
-        std::string name;              ///< "__0_0.distcp@5044", for messages
-        DType dtype = DType::Unknown;  ///< what .metadata says the chunk holds
         std::vector<std::int64_t> sizes;
     };
 
@@ -34,9 +33,14 @@ public:
         : m_limits(limits)
     {
     }
+    /// A rank file that records lie in, with its name relative to the directory (for messages).
+    int addFile(std::shared_ptr<const MappedFile> file, std::string relative);
+    void reserve(std::size_t records);
     int add(Record record);
     std::size_t size() const noexcept { return m_records.size(); }
     const Record &record(int index) const { return m_records.at(static_cast<std::size_t>(index)); }
+    /// "__0_0.distcp@5044": the record's file and offset, for messages.
+    std::string name(int index) const;
 
     /// Reads the record (its zip directory and pickle) and keeps its tensor's view (bytes in
     /// the mapped file) or why there is none; returns the read, for its scan and globals (also
@@ -49,16 +53,19 @@ public:
 private:
     struct Read
     {
-        bool done = false;
         std::optional<StridedView> view;
         std::string error;
     };
     std::shared_ptr<const CheckpointData> readInto(std::size_t index, Read &out, bool scan) const;
 
     ReadLimits m_limits;
+    std::vector<std::shared_ptr<const MappedFile>> m_files;
+    std::vector<std::string> m_fileNames;
+    // 40,000 records are opened in a few ms only when each costs a few words: no name string,
+    // no mapped-file reference of its own, and no read state until it is read.
     std::vector<Record> m_records;
     mutable std::mutex m_mutex;       ///< guards m_read
-    mutable std::vector<Read> m_read;
+    mutable std::vector<std::unique_ptr<Read>> m_read;
 };
 
 /// `dir` holds a DCP `.metadata` file.
