@@ -302,6 +302,7 @@ int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsig
     // A DCP directory's tensor records are read when the diff needs their values.
     ckpt::format::ReadLimits limits;
     limits.dcpRecordsOnOpen = false;
+    limits.scan = false; // a diff reports nothing of it
     const auto a = ckpt::format::readCheckpoint(fileA, limits);
     const auto b = ckpt::format::readCheckpoint(fileB, limits);
     if (!a || !b) {
@@ -431,6 +432,7 @@ int main(int argc, char **argv)
     // commands read a record when they need its values (ls: never).
     ckpt::format::ReadLimits limits;
     limits.dcpRecordsOnOpen = command == "scan";
+    limits.scan = command == "scan"; // the other commands report nothing of it
     const auto data = ckpt::format::readCheckpoint(file, limits);
     if (!data) {
         std::cerr << "ckpt-inspect: " << file << ": out of memory\n";

@@ -200,11 +200,15 @@ std::shared_ptr<CheckpointData> readCheckpointFile(const std::string &path, cons
         ContainerReader reader(*data, limits, progress);
         // The security scan reads the same pickles again, on a second thread while the reader
         // builds the graph (it adds no wait on two cores or more).
-        auto scan = std::async(std::launch::async, [bytes = mapped->bytes(), path] {
-            return std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, path));
-        });
-        reader.readGuarded(mapped->bytes(), path, true);
-        attachSecurityScan(*data, scan.get());
+        if (!limits.scan) {
+            reader.readGuarded(mapped->bytes(), path, true);
+        } else {
+            auto scan = std::async(std::launch::async, [bytes = mapped->bytes(), path] {
+                return std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, path));
+            });
+            reader.readGuarded(mapped->bytes(), path, true);
+            attachSecurityScan(*data, scan.get());
+        }
         // Issue 6: a file truncated or rewritten while it was read gives meaningless results
         // (and whatever error they caused is not the file's fault): say so instead.
         for (const auto &f : data->files)
@@ -283,7 +287,7 @@ std::shared_ptr<CheckpointData> readCheckpointBytesMutable(ByteView bytes, const
         data->file = name;
         ContainerReader reader(*data, limits, {});
         reader.readGuarded(bytes, name, false);
-        if (scan)
+        if (scan && limits.scan)
             attachSecurityScan(*data, std::make_shared<SecurityScan>(scanCheckpointBytes(bytes, name)));
     } catch (...) {
         return outOfMemory(std::move(data));

@@ -78,6 +78,11 @@ struct ReadLimits
     /// Walk the graph for its tensors (CheckpointData::paths). false for a pickle read only for
     /// what it describes, as a DCP `.metadata`: its million nodes hold no tensor.
     bool tensorPaths = true;
+    /// Run the security scan (CheckpointData::security; the globals' classes and roles). false
+    /// for what reports nothing of it (`ckpt-inspect ls`, `stats`, `optim`, `diff`): security
+    /// stays null. The scan runs on a second thread, but the two threads' page faults contend in
+    /// the kernel: opening a large pickle took a third longer beside it.
+    bool scan = true;
 };
 
 /// A piece of a tensor that a DCP checkpoint stores in one record of one file

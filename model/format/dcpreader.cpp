@@ -109,7 +109,8 @@ struct StorageRef
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
     bool transformed = false; ///< transform_descriptors (compression, ...) present
-    std::string record;       ///< "__0_0.distcp@5044" for messages
+    /// "__0_0.distcp@5044" for messages (made when needed: 40,000 strings cost 10 % of opening)
+    std::string record() const { return file + "@" + std::to_string(offset); }
 };
 
 class DcpReader
@@ -129,9 +130,9 @@ private:
         if (!m_d.error)
             m_d.error = ReadError{kind, message, record, offset, false};
     }
-    /// The mapped file `relative` of the directory, or -1 (an error naming `record` is set)
+    /// The mapped file of the record's relative_path, or -1 (an error naming the record is set)
     /// when the name leaves the directory, is not a regular file inside it or cannot be mapped.
-    int fileOf(const std::string &relative, const std::string &record);
+    int fileOf(const StorageRef &ref);
     /// The record's bytes, or nullopt (error set) when it lies past its file's end.
     std::optional<ByteView> recordBytes(const StorageRef &ref);
     /// Reads a record (a torch.save archive) into a part of its own; scanned and merged into
@@ -157,10 +158,12 @@ private:
     std::map<std::pair<const Value *, std::string>, Value *> m_children;
 };
 
-int DcpReader::fileOf(const std::string &relative, const std::string &record)
+int DcpReader::fileOf(const StorageRef &ref)
 {
+    const std::string &relative = ref.file;
     if (const auto it = m_fileIndex.find(relative); it != m_fileIndex.end())
         return it->second;
+    const std::string record = ref.record();
     int index = -1;
     // torch's FileSystemWriter writes plain names (__<rank>_<n>.distcp) next to .metadata: a
     // name with a directory part, an absolute path or a link out of the directory is refused.
@@ -193,14 +196,14 @@ int DcpReader::fileOf(const std::string &relative, const std::string &record)
 
 std::optional<ByteView> DcpReader::recordBytes(const StorageRef &ref)
 {
-    const int f = fileOf(ref.file, ref.record);
+    const int f = fileOf(ref);
     if (f < 0)
         return std::nullopt;
     const ByteView bytes = m_d.files[static_cast<std::size_t>(f)]->bytes();
     if (ref.offset > bytes.size || ref.length > bytes.size - ref.offset) {
         fail(Kind::Truncated, "record of " + std::to_string(ref.length) + " bytes at byte " + std::to_string(ref.offset)
                                   + " runs past the end of '" + ref.file + "' (" + std::to_string(bytes.size) + " bytes)",
-             ref.record);
+             ref.record());
         return std::nullopt;
     }
     return ByteView{bytes.data + ref.offset, ref.length};
@@ -211,21 +214,21 @@ std::shared_ptr<CheckpointData> DcpReader::readRecord(const StorageRef &ref)
     if (ref.transformed) {
         m_d.warnings.push_back({"the record is stored through a transform (transform_descriptors: compression or an "
                                 "extension), which is not read: its value is not shown",
-                                ref.record, FormatError::kNoOffset});
+                                ref.record(), FormatError::kNoOffset});
         m_scan->incomplete = true;
         return nullptr;
     }
     const std::optional<ByteView> bytes = recordBytes(ref);
     if (!bytes)
         return nullptr;
-    std::shared_ptr<CheckpointData> part = readCheckpointBytesMutable(*bytes, ref.record, m_limits);
+    std::shared_ptr<CheckpointData> part = readCheckpointBytesMutable(*bytes, ref.record(), m_limits);
     if (!part)
         return nullptr;
     if (part->error)
         fail(part->error->kind, part->error->message,
-             ref.record + (part->error->record.empty() ? "" : ": " + part->error->record), part->error->offset);
+             ref.record() + (part->error->record.empty() ? "" : ": " + part->error->record), part->error->offset);
     if (part->security)
-        mergeScan(*m_scan, *part->security, ref.record);
+        mergeScan(*m_scan, *part->security, ref.record());
     else
         m_scan->incomplete = true;
     return part;
@@ -356,7 +359,7 @@ void DcpReader::tensorEntry(const std::string &fqn, const Value *md, const std::
         if (ref->transformed) {
             m_d.warnings.push_back({"the record is stored through a transform (transform_descriptors: compression or an "
                                     "extension), which is not read: its values are not shown",
-                                    ref->record, FormatError::kNoOffset});
+                                    ref->record(), FormatError::kNoOffset});
             m_scan->incomplete = true;
             continue;
         }
@@ -371,15 +374,15 @@ void DcpReader::tensorEntry(const std::string &fqn, const Value *md, const std::
         const std::shared_ptr<const CheckpointData> part = m_records->readNow(piece.record);
         if (part) {
             if (part->security)
-                mergeScan(*m_scan, *part->security, ref->record);
+                mergeScan(*m_scan, *part->security, ref->record());
             else
                 m_scan->incomplete = true;
             for (const GlobalUse &g : part->globals)
-                mergeGlobal(m_d, g, ref->record);
+                mergeGlobal(m_d, g, ref->record());
         }
         if (const TensorViewResult v = m_records->view(piece.record); !v.view)
             fail(part && part->error ? part->error->kind : Kind::Corrupt,
-                 v.error.substr(v.error.find(": ") == std::string::npos ? 0 : v.error.find(": ") + 2), ref->record,
+                 v.error.substr(v.error.find(": ") == std::string::npos ? 0 : v.error.find(": ") + 2), ref->record(),
                  part && part->error ? part->error->offset : FormatError::kNoOffset);
     }
     logical.storage = -1;
@@ -398,7 +401,7 @@ void DcpReader::bytesEntry(const std::string &fqn, const StorageRef *ref, const 
     if (!ref) {
         fail(Kind::Missing, "value '" + fqn + "' has no record in storage_data", ".metadata");
     } else if (std::shared_ptr<CheckpointData> part = readRecord(*ref)) {
-        const MergedBase base = mergePart(m_d, *part, ref->record); // (a value may hold tensors)
+        const MergedBase base = mergePart(m_d, *part, ref->record()); // (a value may hold tensors)
         for (std::size_t s = static_cast<std::size_t>(base.storage); s < m_d.storages.size(); ++s)
             m_d.storages[s].fileIndex = m_fileIndex[ref->file];
         value = part->root;
@@ -513,7 +516,7 @@ void DcpReader::read(const ProgressFn &progress)
     }
 
     // storage_data: MetadataIndex(fqn, offset) -> _StorageInfo(relative_path, offset, length, ...)
-    std::unordered_map<std::string, std::vector<StorageRef>> refsOf;
+    std::unordered_map<std::string_view, std::vector<StorageRef>> refsOf; // keys: the graph's text
     for (std::size_t i = 0; storage && storage->kind == ValueKind::Dict && i < storage->dictSize(); ++i) {
         const Value *index = storage->dictKey(i);
         const Value *info = storage->dictValue(i);
@@ -536,8 +539,7 @@ void DcpReader::read(const ProgressFn &progress)
         ref.transformed = transforms && transforms->kind != ValueKind::None
                           && !((transforms->kind == ValueKind::List || transforms->kind == ValueKind::Tuple)
                                && transforms->items.empty());
-        ref.record = ref.file + "@" + std::to_string(ref.offset);
-        refsOf[std::string(fqn->text)].push_back(std::move(ref));
+                refsOf[fqn->text].push_back(std::move(ref));
     }
     if (storage && storage->kind == ValueKind::Dict)
         m_records->reserve(storage->dictSize());
@@ -586,7 +588,8 @@ void DcpReader::read(const ProgressFn &progress)
     lightningMeta();
     m_d.chunksOfTensor.resize(m_d.tensors.size());
     decideVerdict(*m_scan);
-    m_d.security = m_scan;
+    if (m_limits.scan)
+        m_d.security = m_scan;
     collectTensorPaths(m_d, m_d.root, {}, m_limits.maxDepth);
 }
 

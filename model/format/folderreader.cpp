@@ -351,7 +351,8 @@ void readTrainerFolder(CheckpointData &data, const std::string &dir, const std::
     if (!data.shardOfTensor.empty())
         data.shardOfTensor.resize(data.tensors.size());
     decideVerdict(*scan);
-    data.security = std::move(scan);
+    if (limits.scan)
+        data.security = std::move(scan);
     collectTensorPaths(data, root, {}, limits.maxDepth);
     for (const auto &[prefix, extra] : data.extraRoots)
         collectTensorPaths(data, extra, {prefix}, limits.maxDepth);

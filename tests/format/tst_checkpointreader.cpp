@@ -491,6 +491,40 @@ private Q_SLOTS:
     // Opened from .metadata alone (the GUI and ckpt-inspect ls/stats/diff): no record is read
     // until a view needs it; then each gives what it gives when read on open, and a record
     // that lies gives its tensor's error, naming it.
+    // ReadLimits::scan false (ckpt-inspect ls, stats, optim, diff): the same read without the
+    // security scan, for every container kind that scans (a file, a dangerous pickle, a shard
+    // index, a training folder, a DCP directory).
+    void readWithoutScan_data()
+    {
+        QTest::addColumn<QString>("path");
+        const QString base = QStringLiteral(CKPT_FIXTURES_DIR "/files/");
+        for (const char *name : {"state_dict.pt", "malicious_zip.pt", "legacy.pt", "sharded_bin/pytorch_model.bin.index.json",
+                                 "torch2/transformers/trainer/checkpoint-4", "torch2/dcp/fsdp"})
+            QTest::newRow(name) << base + QString::fromLatin1(name);
+    }
+    void readWithoutScan()
+    {
+        QFETCH(QString, path);
+        format::ReadLimits noScan;
+        noScan.scan = false;
+        const auto with = format::readCheckpoint(path.toStdString());
+        const auto without = format::readCheckpoint(path.toStdString(), noScan);
+        QVERIFY(with && without);
+        QVERIFY(with->security);
+        QVERIFY(!without->security);
+        QCOMPARE(without->scanVerdict(), format::ScanVerdict::Unknown);
+        QCOMPARE(without->ok(), with->ok());
+        QCOMPARE(without->tensors.size(), with->tensors.size());
+        QCOMPARE(without->paths.size(), with->paths.size());
+        for (std::size_t i = 0; i < with->paths.size(); ++i) {
+            QCOMPARE(without->paths[i].path(), with->paths[i].path());
+            const auto &a = with->tensors[static_cast<std::size_t>(with->paths[i].tensor)];
+            const auto &b = without->tensors[static_cast<std::size_t>(without->paths[i].tensor)];
+            QVERIFY(a.dtype == b.dtype && a.shape == b.shape && a.stride == b.stride);
+        }
+        QCOMPARE(lsReport(*without).dump(), lsReport(*with).dump());
+    }
+
     void dcpRecordsReadWhenNeeded()
     {
         const std::string base = CKPT_FIXTURES_DIR "/files/torch2/dcp/";
