@@ -302,9 +302,29 @@ std::string checkStorageCrc(const CheckpointData &data, int storage, const CrcOp
     const StorageInfo &s = data.storages[static_cast<std::size_t>(storage)];
     if (!s.hasCrc || !s.present)
         return {};
+    return checkBytesCrc(s.bytes.view, s.crc32, std::string(s.record), options);
+}
+
+std::string checkTensorCrc(const CheckpointData &data, int tensor, const CrcOptions &options)
+{
+    if (tensor < 0 || static_cast<std::size_t>(tensor) >= data.tensors.size())
+        return {};
+    const auto t = static_cast<std::size_t>(tensor);
+    if (t < data.chunksOfTensor.size() && !data.chunksOfTensor[t].empty() && data.dcpRecords) {
+        for (const TensorChunk &c : data.chunksOfTensor[t])
+            if (c.record >= 0)
+                if (std::string problem = data.dcpRecords->checkCrc(c.record, options); !problem.empty())
+                    return problem;
+        return {};
+    }
+    return checkStorageCrc(data, data.tensors[t].storage, options);
+}
+
+std::string checkBytesCrc(ByteView bytes, std::uint32_t recorded, const std::string &record, const CrcOptions &options)
+{
     constexpr std::uint64_t kPiece = 8u << 20;
-    const std::uint8_t *p = s.bytes.view.data;
-    const std::uint64_t size = s.bytes.view.size;
+    const std::uint8_t *p = bytes.data;
+    const std::uint64_t size = bytes.size;
     const std::uint64_t pieces = (size + kPiece - 1) / kPiece;
     std::vector<uLong> crcs(pieces, 0);
     ParallelWork::Options work;
@@ -327,12 +347,12 @@ std::string checkStorageCrc(const CheckpointData &data, int storage, const CrcOp
         const auto n = static_cast<z_off_t>(std::min(kPiece, size - i * kPiece));
         crc = crc32_combine(crc, crcs[i], n);
     }
-    if (static_cast<std::uint32_t>(crc) == s.crc32)
+    if (static_cast<std::uint32_t>(crc) == recorded)
         return {};
     char text[64];
-    std::snprintf(text, sizeof text, "recorded 0x%08x, computed 0x%08x", static_cast<unsigned>(s.crc32),
+    std::snprintf(text, sizeof text, "recorded 0x%08x, computed 0x%08x", static_cast<unsigned>(recorded),
                   static_cast<unsigned>(crc));
-    return "record '" + std::string(s.record) + "' fails its CRC-32 check (" + text
+    return "record '" + record + "' fails its CRC-32 check (" + text
            + "): its bytes changed after it was written, so these values are not the ones saved";
 }
 

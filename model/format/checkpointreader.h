@@ -194,6 +194,13 @@ struct CrcOptions
     bool background = false;
 };
 std::string checkStorageCrc(const CheckpointData &data, int storage, const CrcOptions &options = {});
+/// checkStorageCrc() of tensor `tensor`'s storage; for a tensor of a DCP directory, of every
+/// chunk's record (each a torch.save archive with its own CRC-32; the message names the record,
+/// "__0_0.distcp@5044: record 'archive/data/0' fails ..."), the first that fails.
+std::string checkTensorCrc(const CheckpointData &data, int tensor, const CrcOptions &options = {});
+/// The CRC-32 check of `bytes` against `recorded` (checkStorageCrc()'s message names `record`).
+std::string checkBytesCrc(ByteView bytes, std::uint32_t recorded, const std::string &record,
+                          const CrcOptions &options = {});
 
 /// The decodable view of tensor `tensor` (strided/quantized tensors with data), or why there is
 /// none ("meta tensor has no data", "storage 'x' is missing", "sparse tensor: see its values

@@ -649,6 +649,19 @@ std::shared_ptr<const CheckpointData> DcpRecords::readInto(std::size_t i, Read &
             out.view = std::move(v.view);
         else
             out.error = v.error;
+        const int storage = part->tensors[0].storage;
+        if (storage >= 0 && static_cast<std::size_t>(storage) < part->storages.size()) {
+            const StorageInfo &s = part->storages[static_cast<std::size_t>(storage)];
+            // Only bytes in the mapped file outlive the read (an inflated record would not).
+            const ByteView file = m_files[static_cast<std::size_t>(r.file)]->bytes();
+            if (s.hasCrc && s.present && s.bytes.view.data >= file.data
+                && s.bytes.view.data + s.bytes.view.size <= file.data + file.size) {
+                out.hasCrc = true;
+                out.crc32 = s.crc32;
+                out.bytes = s.bytes.view;
+                out.storage = std::string(s.record);
+            }
+        }
     }
     return part;
 }
@@ -694,6 +707,28 @@ TensorViewResult DcpRecords::view(int index) const
         m_read[i] = std::move(fresh);
     fill(*m_read[i]);
     return r;
+}
+
+std::string DcpRecords::checkCrc(int index, const CrcOptions &options) const
+{
+    if (index < 0 || static_cast<std::size_t>(index) >= m_records.size())
+        return {};
+    if (!view(index).view)
+        return {}; // (why is the tensor's error)
+    ByteView bytes;
+    std::uint32_t crc = 0;
+    std::string storage;
+    {
+        std::lock_guard lock(m_mutex);
+        const Read &got = *m_read[static_cast<std::size_t>(index)];
+        if (!got.hasCrc)
+            return {};
+        bytes = got.bytes;
+        crc = got.crc32;
+        storage = got.storage;
+    }
+    std::string problem = checkBytesCrc(bytes, crc, storage, options);
+    return problem.empty() ? problem : name(index) + ": " + problem;
 }
 
 void readDcpFolder(CheckpointData &data, const std::string &dir, const ReadLimits &limits, const ProgressFn &progress)

@@ -49,12 +49,19 @@ public:
     std::shared_ptr<const CheckpointData> readNow(int index) const;
     /// The view of the record's tensor (read on first use), or why there is none.
     TensorViewResult view(int index) const;
+    /// checkBytesCrc() of the record's tensor bytes against the CRC-32 its zip directory
+    /// records (read on first use); "" when it matches or there is nothing to check.
+    std::string checkCrc(int index, const CrcOptions &options = {}) const;
 
 private:
     struct Read
     {
         std::optional<StridedView> view;
         std::string error;
+        bool hasCrc = false;   ///< the tensor's zip record has a CRC-32
+        std::uint32_t crc32 = 0;
+        ByteView bytes;        ///< that record's bytes (in the mapped file)
+        std::string storage;   ///< its name in the archive ("archive/data/0")
     };
     std::shared_ptr<const CheckpointData> readInto(std::size_t index, Read &out, bool scan) const;
 

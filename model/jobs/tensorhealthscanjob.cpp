@@ -103,10 +103,13 @@ void TensorHealthScanJob::start(CheckpointPtr data)
                                                                         : format::computeStatsOfPieces(tv.pieces, options);
                         TensorHealthResult r{static_cast<int>(i), healthFlags(s), false, {}};
                         // The record's CRC-32, once per storage, while its pages are in memory.
+                        const format::CrcOptions crcOptions{
+                            [&promise](std::uint64_t, std::uint64_t) { return !promise.isCanceled(); }, 0, true};
                         if (info.storage >= 0 && checkedStorages.insert(info.storage).second)
-                            r.crcProblem = QString::fromStdString(format::checkStorageCrc(
-                                *data, info.storage,
-                                {[&promise](std::uint64_t, std::uint64_t) { return !promise.isCanceled(); }, 0, true}));
+                            r.crcProblem = QString::fromStdString(format::checkStorageCrc(*data, info.storage, crcOptions));
+                        else if (i < data->chunksOfTensor.size() && !data->chunksOfTensor[i].empty())
+                            r.crcProblem = QString::fromStdString(
+                                format::checkTensorCrc(*data, static_cast<int>(i), crcOptions)); // each chunk's record
                         promise.addResult(std::move(r));
                     } catch (const std::exception &) {
                         if (promise.isCanceled())

@@ -132,6 +132,20 @@ StatsResult TensorStatsJob::compute(const StatsRequest &request,
                 break;
             }
         }
+        // A DCP tensor's chunks: each record is a torch.save archive with a CRC-32 of its own.
+        for (int t : request.tensors) {
+            const auto i = static_cast<std::size_t>(t);
+            if (!result.integrityError.isEmpty() || t < 0 || i >= request.data->chunksOfTensor.size()
+                || request.data->chunksOfTensor[i].empty())
+                continue;
+            format::CrcOptions options;
+            options.background = true;
+            if (progress)
+                options.progress = [&progress, perPass, grandTotal](std::uint64_t, std::uint64_t) {
+                    return progress(perPass / 2, grandTotal);
+                };
+            result.integrityError = qs(format::checkTensorCrc(*request.data, t, options));
+        }
         base = perPass;
     }
 

@@ -195,6 +195,56 @@ private Q_SLOTS:
               recovered, expected["stats"].size());
     }
 
+    /// The same for a DCP directory: a byte changed in one rank's file after the save fails the
+    /// CRC-32 of that chunk's record when the statistics of its tensor read it.
+    void flippedDcpChunkFailsTheCrc()
+    {
+        const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/dcp/fsdp");
+        for (const bool flipped : {false, true}) {
+            QTemporaryDir dir;
+            for (const QString &name : QDir(from).entryList(QDir::Files | QDir::Hidden))
+                QVERIFY(QFile::copy(from + '/' + name, dir.filePath(name)));
+            format::ReadLimits lazy; // as the GUI opens it
+            lazy.dcpRecordsOnOpen = false;
+            auto data = format::readCheckpoint(dir.path().toStdString(), lazy);
+            QVERIFY(data && data->ok());
+            int tensor = -1;
+            for (std::size_t t = 0; t < data->tensors.size() && tensor < 0; ++t)
+                if (data->chunksOfTensor[t].size() > 1)
+                    tensor = static_cast<int>(t);
+            QVERIFY(tensor >= 0);
+            const format::TensorChunk chunk = data->chunksOfTensor[std::size_t(tensor)].back();
+            if (flipped) {
+                const auto view = format::tensorView(*data, tensor);
+                QVERIFY(view.view && view.view->pieces);
+                qint64 at = -1;
+                for (const auto &piece : *view.view->pieces)
+                    for (const auto &f : data->files)
+                        if (piece.offsets == chunk.offsets && f->path().ends_with(chunk.file))
+                            at = static_cast<qint64>(piece.view.storage.data - f->bytes().data);
+                QVERIFY(at > 0);
+                data.reset(); // unmapped before the file changes
+                QFile rank(dir.filePath(QString::fromStdString(chunk.file)));
+                QVERIFY(rank.open(QIODevice::ReadWrite) && rank.seek(at));
+                QVERIFY(rank.write(QByteArray(4, '\x5a')) == 4);
+                rank.close();
+                data = format::readCheckpoint(dir.path().toStdString(), lazy);
+                QVERIFY(data && data->ok());
+            }
+            StatsRequest request;
+            request.data = data;
+            request.tensors = {tensor};
+            const StatsResult result = TensorStatsJob::compute(request);
+            QVERIFY(result.ok());
+            const QString record = QString::fromStdString(chunk.file + "@" + std::to_string(chunk.byteOffset));
+            if (flipped)
+                QVERIFY2(result.integrityError.startsWith(record) && result.integrityError.contains(QStringLiteral("CRC-32")),
+                         qPrintable(result.integrityError));
+            else
+                QVERIFY2(result.integrityError.isEmpty(), qPrintable(result.integrityError));
+        }
+    }
+
     /// Issue 16 item 7: eight bytes flipped inside a tensor record are found by its CRC-32
     /// when statistics read the record; the intact file passes the same check.
     void flippedRecordBytesFailTheCrc()

@@ -525,6 +525,61 @@ private Q_SLOTS:
         QCOMPARE(lsReport(*without).dump(), lsReport(*with).dump());
     }
 
+    // Each chunk record of a DCP directory is a torch.save archive with its own CRC-32: a byte
+    // changed in a rank's file after the save is caught, naming the record.
+    void dcpChunkCrc()
+    {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString from = QStringLiteral(CKPT_FIXTURES_DIR "/files/torch2/dcp/fsdp");
+        for (const QString &name : QDir(from).entryList(QDir::Files | QDir::Hidden))
+            QVERIFY(QFile::copy(from + '/' + name, dir.filePath(name)));
+        format::ReadLimits lazy;
+        lazy.dcpRecordsOnOpen = false;
+        const auto clean = format::readCheckpoint(dir.path().toStdString(), lazy);
+        QVERIFY(clean && clean->ok());
+        int split = -1;
+        for (std::size_t t = 0; t < clean->tensors.size(); ++t) {
+            QVERIFY(format::checkTensorCrc(*clean, static_cast<int>(t)).empty());
+            if (split < 0 && clean->chunksOfTensor[t].size() > 1)
+                split = static_cast<int>(t);
+        }
+        QVERIFY(split >= 0);
+        // Change one byte of the second chunk's values in its rank file.
+        const format::TensorChunk &chunk = clean->chunksOfTensor[static_cast<std::size_t>(split)][1];
+        const auto whole = format::tensorView(*clean, split);
+        QVERIFY(whole.view && whole.view->pieces && whole.view->pieces->size() > 1);
+        const format::ViewPiece *piece = nullptr;
+        for (const auto &p : *whole.view->pieces)
+            if (p.offsets == chunk.offsets)
+                piece = &p;
+        QVERIFY(piece);
+        const std::uint8_t *start = nullptr;
+        for (const auto &f : clean->files)
+            if (f->path().ends_with(chunk.file))
+                start = f->bytes().data;
+        QVERIFY(start);
+        const qint64 at = static_cast<qint64>(piece->view.storage.data - start) + 1;
+        QVERIFY(static_cast<std::uint64_t>(at) > chunk.byteOffset
+                && static_cast<std::uint64_t>(at) < chunk.byteOffset + chunk.byteLength);
+        QFile rank(dir.filePath(QString::fromStdString(chunk.file)));
+        QVERIFY(rank.open(QIODevice::ReadWrite));
+        QVERIFY(rank.seek(at));
+        char byte = 0;
+        QVERIFY(rank.getChar(&byte));
+        QVERIFY(rank.seek(at));
+        QVERIFY(rank.putChar(static_cast<char>(byte ^ 0x40)));
+        rank.close();
+        const auto damaged = format::readCheckpoint(dir.path().toStdString(), lazy);
+        QVERIFY(damaged && damaged->ok());
+        const std::string problem = format::checkTensorCrc(*damaged, split);
+        QVERIFY2(problem.find(chunk.file + "@" + std::to_string(chunk.byteOffset) + ": record '") == 0, problem.c_str());
+        QVERIFY2(problem.find("fails its CRC-32 check") != std::string::npos, problem.c_str());
+        for (std::size_t t = 0; t < damaged->tensors.size(); ++t)
+            if (static_cast<int>(t) != split)
+                QVERIFY(format::checkTensorCrc(*damaged, static_cast<int>(t)).empty());
+    }
+
     void dcpRecordsReadWhenNeeded()
     {
         const std::string base = CKPT_FIXTURES_DIR "/files/torch2/dcp/";
