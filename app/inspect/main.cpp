@@ -9,6 +9,7 @@
 #include "format/mappedfile.h"
 #include "format/zipreader.h"
 #include "inspectreport.h"
+#include "series.h"
 #include "trainingstate.h"
 
 #include <cctype>
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -104,6 +106,11 @@ const char *const kUsage =
     "                       code under torch.load(weights_only=False)) or unknown (not\n"
     "                       scanned completely); whether torch's default load accepts it\n"
     "  optim FILE           optimizer state: per-parameter state mapped to parameter names\n"
+    "  series DIR|FILES... [PATH...]\n"
+    "                       a training run over time: the checkpoints of a folder (or the\n"
+    "                       files given) in run order (step, epoch, number in the name, mtime),\n"
+    "                       per tensor and member l2, mean, std, NaN and the change from the\n"
+    "                       previous and the first member; epoch, step, loss, lr per member\n"
     "  diff A B             compare two checkpoints by path: status (same, changed, added,\n"
     "                       removed, shape, dtype) and change metrics per tensor, plain\n"
     "                       values (epoch, lr, loss, args) too; any two formats\n"
@@ -294,6 +301,50 @@ bool toInt(const std::string &text, int &out)
     return true;
 }
 
+// `series DIR|FILES... [PATH...]`: arguments that name a file or folder are the members (a
+// folder: the checkpoints in it), the others select tensor paths. Exit status 2 when a member
+// could not be read completely (the others are still reported).
+int runSeries(const std::vector<std::string> &args, bool json, unsigned threads)
+{
+    std::vector<std::string> inputs;
+    ckpt::SeriesOptions options;
+    options.threads = threads;
+    for (const std::string &a : args) {
+        std::error_code ec;
+        (std::filesystem::exists(a, ec) ? inputs : options.patterns).push_back(a);
+    }
+    if (inputs.empty()) {
+        std::cerr << "ckpt-inspect: series: no such file or folder: " << (args.empty() ? std::string() : args[0]) << '\n';
+        return kExitUnreadable;
+    }
+    ckpt::format::ReadLimits limits;
+    limits.dcpRecordsOnOpen = false;
+    limits.scan = false; // a series reports nothing of it
+    const ckpt::Series series = ckpt::openSeries(inputs, limits);
+    if (series.members.empty()) {
+        std::cerr << "ckpt-inspect: " << inputs[0] << ": no checkpoint in it\n";
+        return kExitUnreadable;
+    }
+    int status = kExitOk;
+    try {
+        const ckpt::Json report
+            = ckpt::seriesReport(series, ckpt::seriesTensors(series, options), ckpt::seriesScalars(series));
+        if (json)
+            printJson(report);
+        else
+            std::cout << ckpt::seriesTable(report);
+    } catch (const std::exception &e) {
+        std::cerr << "ckpt-inspect: series: " << e.what() << '\n';
+        return kExitUnreadable;
+    }
+    for (const ckpt::SeriesMember &m : series.members)
+        if (!m.data || !m.data->ok()) {
+            std::cerr << "ckpt-inspect: " << (m.data ? ckpt::errorLine(*m.data) : m.file + ": out of memory") << '\n';
+            status = kExitUnreadable;
+        }
+    return status;
+}
+
 // `diff A B`: exit status 2 when either file could not be read completely (then the diff covers
 // what was read, and the entries whose tensors could not be read say why).
 int runDiff(const std::string &fileA, const std::string &fileB, bool json, unsigned threads,
@@ -396,7 +447,8 @@ int main(int argc, char **argv)
     if (args.empty())
         return usageError("no command given");
     const std::string &command = args.front();
-    if (command != "ls" && command != "stats" && command != "scan" && command != "optim" && command != "diff")
+    if (command != "ls" && command != "stats" && command != "scan" && command != "optim" && command != "diff"
+        && command != "series")
         return usageError("unknown command '" + command + "'");
     const bool diff = command == "diff";
     if (diff && args.size() != 3)
@@ -405,7 +457,7 @@ int main(int argc, char **argv)
         return usageError("--strip-prefix is an option of diff");
     if (args.size() < 2)
         return usageError(command + " needs a FILE");
-    if (command != "stats" && !diff && args.size() > 2)
+    if (command != "stats" && command != "series" && !diff && args.size() > 2)
         return usageError(command + " takes one FILE");
 
     int bins = 0;
@@ -415,6 +467,13 @@ int main(int argc, char **argv)
     if (!toInt(parsed.valueOf(Opt::Threads), threads) || threads < 0 || threads > 1024)
         return usageError("--threads takes a number from 0 to 1024");
     const bool json = parsed.isSet(Opt::Json);
+    if (command == "series") {
+        const int status = runSeries({args.begin() + 1, args.end()}, json, static_cast<unsigned>(threads));
+        std::cout.flush();
+        std::cerr.flush();
+        clock.report();
+        std::_Exit(status);
+    }
     if (diff) {
         const int status = runDiff(args[1], args[2], json, static_cast<unsigned>(threads),
                                    parsed.valueOf(Opt::StripPrefix));

@@ -4,6 +4,9 @@
 #include "trainingstate.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <unordered_map>
 #include <cctype>
 #include <filesystem>
 #include <iterator>
@@ -189,6 +192,253 @@ Series openSeries(const std::vector<std::string> &inputs, const format::ReadLimi
         return naturalLess(fs::path(a.file).filename().string(), fs::path(b.file).filename().string());
     });
     return series;
+}
+
+} // namespace ckpt
+
+namespace ckpt {
+
+namespace {
+
+Json optionalJson(const std::optional<double> &v)
+{
+    return v && std::isfinite(*v) ? Json(*v) : Json(nullptr);
+}
+
+std::string numberText(const std::optional<double> &v)
+{
+    if (!v)
+        return "-";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", *v);
+    return text;
+}
+
+} // namespace
+
+std::vector<SeriesTensor> seriesTensors(const Series &series, const SeriesOptions &options)
+{
+    std::vector<SeriesTensor> out;
+    std::unordered_map<std::string, std::size_t> index;
+    // Per path, the tensor of each member (-1 where absent).
+    std::vector<std::vector<int>> tensorOf;
+    const std::size_t n = series.members.size();
+    for (std::size_t m = 0; m < n; ++m) {
+        const auto &data = series.members[m].data;
+        if (!data)
+            continue;
+        for (const format::TensorPath *tp : matchingPaths(*data, options.patterns)) {
+            const format::TensorPath &p = *tp;
+            const std::string path = p.path();
+            auto [it, fresh] = index.try_emplace(path, out.size());
+            if (fresh) {
+                SeriesTensor t;
+                t.path = path;
+                const format::TensorInfo &info = data->tensors[static_cast<std::size_t>(p.tensor)];
+                t.dtype = std::string(format::dtypeName(info.dtype));
+                t.shape = info.shape;
+                out.push_back(std::move(t));
+                tensorOf.emplace_back(n, -1);
+            }
+            if (tensorOf[it->second][m] < 0)
+                tensorOf[it->second][m] = p.tensor;
+        }
+    }
+    format::StatsOptions stats;
+    stats.bins = 1;
+    stats.threads = options.threads;
+    DiffOptions diff;
+    diff.threads = options.threads;
+    auto change = [&](std::size_t a, int ta, std::size_t b, int tb, std::optional<double> &relL2,
+                      std::optional<double> &cosine) {
+        const format::CheckpointData &da = *series.members[a].data, &db = *series.members[b].data;
+        DiffEntry e;
+        e.isTensor = true;
+        e.a = DiffSide{};
+        e.a->tensor = ta;
+        e.a->shape = da.tensors[static_cast<std::size_t>(ta)].shape;
+        e.b = DiffSide{};
+        e.b->tensor = tb;
+        e.b->shape = db.tensors[static_cast<std::size_t>(tb)].shape;
+        if (!needsMetrics(e))
+            return;
+        computeTensorDiff(da, db, e, diff);
+        if (e.error.empty()) {
+            relL2 = e.relL2;
+            cosine = e.cosine;
+        }
+    };
+    for (std::size_t m = 0; m < n; ++m) {
+        if (options.progress && !options.progress(m, n))
+            throw format::FormatError(format::FormatError::Kind::Cancelled, "cancelled");
+        for (std::size_t t = 0; t < out.size(); ++t) {
+            const int tensor = tensorOf[t][m];
+            if (tensor < 0)
+                continue;
+            SeriesPoint point;
+            point.member = static_cast<int>(m);
+            const format::CheckpointData &data = *series.members[m].data;
+            const format::TensorViewResult view = format::tensorView(data, tensor);
+            if (!view.view || !format::isDecodable(view.view->dtype)) {
+                point.error = view.view ? "values of this dtype are not decoded" : view.error;
+            } else {
+                const format::TensorStats s = format::computeStats(*view.view, stats);
+                point.l2 = s.l2;
+                point.mean = s.mean;
+                point.std = s.std;
+                point.min = s.min;
+                point.max = s.max;
+                point.nan = s.nan;
+                point.inf = s.posinf + s.neginf;
+                // The previous member holding the tensor (its own previous point) and the first.
+                if (!out[t].points.empty()) {
+                    const auto prev = static_cast<std::size_t>(out[t].points.back().member);
+                    const auto first = static_cast<std::size_t>(out[t].points.front().member);
+                    change(prev, tensorOf[t][prev], m, tensor, point.relL2Prev, point.cosPrev);
+                    change(first, tensorOf[t][first], m, tensor, point.relL2First, point.cosFirst);
+                }
+            }
+            out[t].points.push_back(std::move(point));
+        }
+    }
+    return out;
+}
+
+std::vector<SeriesScalar> seriesScalars(const Series &series)
+{
+    std::vector<SeriesScalar> out;
+    std::unordered_map<std::string, std::size_t> index;
+    auto add = [&](const std::string &name, const std::string &path, int member, double value) {
+        auto [it, fresh] = index.try_emplace(name, out.size());
+        if (fresh)
+            out.push_back({name, path, {}});
+        out[it->second].points.emplace_back(member, value);
+    };
+    for (std::size_t m = 0; m < series.members.size(); ++m) {
+        const auto &data = series.members[m].data;
+        if (!data)
+            continue;
+        const std::vector<TrainingItem> items = findTrainingState(*data);
+        std::vector<const TrainingItem *> optimizers;
+        for (const TrainingItem &item : items) {
+            if (item.kind == TrainingKind::Optimizer)
+                optimizers.push_back(&item);
+            if (item.kind != TrainingKind::Counter || item.keys.size() != 1)
+                continue;
+            const std::string &key = item.keys.front();
+            if (key == "epoch" || key == "global_step" || key == "loss")
+                if (const std::optional<double> v = numberOf(*data, item.value))
+                    add(key, key, static_cast<int>(m), *v);
+        }
+        for (const TrainingItem *o : optimizers) {
+            const Value *groups = o->value ? o->value->get("param_groups") : nullptr;
+            if (!groups || (groups->kind != ValueKind::List && groups->kind != ValueKind::Tuple))
+                continue;
+            for (std::size_t g = 0; g < groups->items.size(); ++g) {
+                const Value *group = groups->items[g];
+                const std::optional<double> lr
+                    = group && group->kind == ValueKind::Dict ? numberOf(*data, group->get("lr")) : std::nullopt;
+                if (!lr)
+                    continue;
+                const std::string path = o->path() + "/param_groups/" + std::to_string(g) + "/lr";
+                const std::string name
+                    = (optimizers.size() == 1 ? std::string() : o->path() + "/") + "lr/" + std::to_string(g);
+                add(name, path, static_cast<int>(m), *lr);
+            }
+        }
+    }
+    return out;
+}
+
+Json seriesReport(const Series &series, const std::vector<SeriesTensor> &tensors,
+                  const std::vector<SeriesScalar> &scalars)
+{
+    Json j;
+    j["order_by"] = series.orderedBy;
+    Json members = Json::array();
+    for (const SeriesMember &m : series.members) {
+        Json e;
+        e["file"] = m.file;
+        e["step"] = m.step ? Json(*m.step) : Json(nullptr);
+        e["epoch"] = m.epoch ? Json(*m.epoch) : Json(nullptr);
+        if (m.data && m.data->error)
+            e["error"] = m.data->error->text();
+        members.push_back(std::move(e));
+    }
+    j["members"] = std::move(members);
+    Json ts = Json::array();
+    for (const SeriesTensor &t : tensors) {
+        Json e;
+        e["path"] = t.path;
+        e["dtype"] = t.dtype;
+        e["shape"] = t.shape;
+        Json points = Json::array();
+        for (const SeriesPoint &p : t.points) {
+            Json q;
+            q["member"] = p.member;
+            q["l2"] = optionalJson(p.l2);
+            q["mean"] = optionalJson(p.mean);
+            q["std"] = optionalJson(p.std);
+            q["min"] = optionalJson(p.min);
+            q["max"] = optionalJson(p.max);
+            q["nan"] = p.nan;
+            q["inf"] = p.inf;
+            q["rel_l2_prev"] = optionalJson(p.relL2Prev);
+            q["cos_prev"] = optionalJson(p.cosPrev);
+            q["rel_l2_first"] = optionalJson(p.relL2First);
+            q["cos_first"] = optionalJson(p.cosFirst);
+            if (!p.error.empty())
+                q["error"] = p.error;
+            points.push_back(std::move(q));
+        }
+        e["points"] = std::move(points);
+        ts.push_back(std::move(e));
+    }
+    j["tensors"] = std::move(ts);
+    Json sc = Json::array();
+    for (const SeriesScalar &s : scalars) {
+        Json points = Json::array();
+        for (const auto &[member, value] : s.points)
+            points.push_back({{"member", member}, {"value", value}});
+        sc.push_back({{"name", s.name}, {"path", s.path}, {"points", std::move(points)}});
+    }
+    j["scalars"] = std::move(sc);
+    return j;
+}
+
+std::string seriesTable(const Json &report)
+{
+    std::string out = "order: " + report["order_by"].get<std::string>() + "\n";
+    const Json &members = report["members"];
+    for (std::size_t i = 0; i < members.size(); ++i) {
+        const Json &m = members[i];
+        out += "member " + std::to_string(i) + ": " + m["file"].get<std::string>();
+        if (m["step"].is_number())
+            out += "  step " + std::to_string(m["step"].get<std::int64_t>());
+        if (m["epoch"].is_number())
+            out += "  epoch " + numberText(m["epoch"].get<double>());
+        out += '\n';
+    }
+    auto num = [](const Json &v) { return v.is_number() ? numberText(v.get<double>()) : std::string("-"); };
+    char line[512];
+    std::snprintf(line, sizeof line, "%-6s %12s %12s %12s %8s %12s %12s  %s\n", "MEMBER", "L2", "MEAN", "STD", "NAN",
+                  "REL_L2_PREV", "COS_PREV", "PATH");
+    out += line;
+    for (const Json &t : report["tensors"])
+        for (const Json &p : t["points"]) {
+            std::snprintf(line, sizeof line, "%-6d %12s %12s %12s %8llu %12s %12s  %s\n", p["member"].get<int>(),
+                          num(p["l2"]).c_str(), num(p["mean"]).c_str(), num(p["std"]).c_str(),
+                          static_cast<unsigned long long>(p["nan"].get<std::uint64_t>()), num(p["rel_l2_prev"]).c_str(),
+                          num(p["cos_prev"]).c_str(), t["path"].get<std::string>().c_str());
+            out += line;
+        }
+    for (const Json &s : report["scalars"]) {
+        out += "scalar " + s["name"].get<std::string>() + ":";
+        for (const Json &p : s["points"])
+            out += " " + num(p["value"]);
+        out += '\n';
+    }
+    return out;
 }
 
 } // namespace ckpt

@@ -6,6 +6,7 @@
 #include "expectedcheck.h"
 #include "series.h"
 
+#include <QProcess>
 #include <QTest>
 
 #include <filesystem>
@@ -56,6 +57,89 @@ private slots:
             QVERIFY(m.epoch && e["epoch"].is_number());
             QCOMPARE(*m.epoch, e["epoch"].get<double>());
         }
+    }
+
+    // Every tensor's statistics and change from the previous and the first member, and the run's
+    // scalars, against what torch computes over the same files.
+    void metricsMatchTorch_data() { runOrder_data(); }
+    void metricsMatchTorch()
+    {
+        QFETCH(QString, run);
+        const Json expected = loadJson((QStringLiteral(CKPT_FIXTURES_DIR "/expected_series/") + run + ".json").toStdString());
+        QVERIFY(expected.is_object());
+        const Series series = openSeries({CKPT_FIXTURES_DIR "/files/series/" + run.toStdString()});
+        const Json got = seriesReport(series, seriesTensors(series), seriesScalars(series));
+        auto same = [](const Json &a, const Json &b) {
+            if (a.is_null() || b.is_null())
+                return a.is_null() && b.is_null();
+            return ckpt::test::closeTo(a.get<double>(), b.get<double>(), 1e-9, 1e-12);
+        };
+        QCOMPARE(got["tensors"].size(), expected["tensors"].size());
+        std::size_t checked = 0;
+        for (std::size_t t = 0; t < got["tensors"].size(); ++t) {
+            const Json &g = got["tensors"][t], &e = expected["tensors"][t];
+            QCOMPARE(g["path"].get<std::string>(), e["path"].get<std::string>());
+            QCOMPARE(g["points"].size(), e["points"].size());
+            for (std::size_t p = 0; p < g["points"].size(); ++p)
+                for (const char *key : {"member", "l2", "mean", "std", "min", "max", "nan", "inf", "rel_l2_prev", "cos_prev",
+                                        "rel_l2_first", "cos_first"}) {
+                    QVERIFY2(same(g["points"][p][key], e["points"][p][key]),
+                             qPrintable(QStringLiteral("%1 member %2 %3: %4, torch %5")
+                                            .arg(QString::fromStdString(g["path"].get<std::string>()))
+                                            .arg(p)
+                                            .arg(QLatin1String(key))
+                                            .arg(QString::fromStdString(g["points"][p][key].dump()),
+                                                 QString::fromStdString(e["points"][p][key].dump()))));
+                    ++checked;
+                }
+        }
+        QVERIFY(checked > 1000);
+        QCOMPARE(got["scalars"].size(), expected["scalars"].size());
+        for (std::size_t i = 0; i < got["scalars"].size(); ++i) {
+            const Json &g = got["scalars"][i], &e = expected["scalars"][i];
+            QCOMPARE(g["name"].get<std::string>(), e["name"].get<std::string>());
+            QCOMPARE(g["path"].get<std::string>(), e["path"].get<std::string>());
+            QCOMPARE(g["points"].size(), e["points"].size());
+            for (std::size_t p = 0; p < g["points"].size(); ++p) {
+                QCOMPARE(g["points"][p]["member"].get<int>(), e["points"][p]["member"].get<int>());
+                QVERIFY(same(g["points"][p]["value"], e["points"][p]["value"]));
+            }
+        }
+        if (run == QLatin1String("run")) {
+            // What the run did, as a user would read it from the series: fc1 frozen from epoch 13
+            // (member 12) on, the probe buffer NaN from epoch 20 (member 19).
+            for (const Json &t : got["tensors"]) {
+                if (t["path"] == "model_state_dict/fc1.weight")
+                    for (const Json &p : t["points"])
+                        QCOMPARE(p["rel_l2_prev"].is_number() && p["rel_l2_prev"].get<double>() == 0.0,
+                                 p["member"].get<int>() >= 12);
+                if (t["path"] == "model_state_dict/probe")
+                    for (const Json &p : t["points"])
+                        QCOMPARE(p["nan"].get<int>() > 0, p["member"].get<int>() >= 19);
+            }
+        }
+    }
+
+    // `ckpt-inspect series --json DIR PATH`: the engine's report for the selected path.
+    void commandLine()
+    {
+        QProcess p;
+        p.start(QStringLiteral(CKPT_INSPECT_EXE),
+                {QStringLiteral("series"), QStringLiteral("--json"), QStringLiteral(CKPT_FIXTURES_DIR "/files/series/run"),
+                 QStringLiteral("model_state_dict/head.*")});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        const Json got = Json::parse(p.readAllStandardOutput().toStdString(), nullptr, false);
+        QVERIFY(got.is_object());
+        SeriesOptions options;
+        options.patterns = {"model_state_dict/head.*"};
+        const Series series = openSeries({CKPT_FIXTURES_DIR "/files/series/run"});
+        const Json engine = seriesReport(series, seriesTensors(series, options), seriesScalars(series));
+        QCOMPARE(got["tensors"].size(), std::size_t(2)); // head.weight, head.bias
+        QCOMPARE(got["tensors"].dump(), engine["tensors"].dump());
+        QCOMPARE(got["members"].size(), std::size_t(24));
+        QCOMPARE(got["order_by"].get<std::string>(), std::string("step"));
+        QCOMPARE(got["scalars"].dump(), engine["scalars"].dump());
     }
 
     // Several files on the command line, given out of order: the same run order.
