@@ -9,6 +9,7 @@
 #include <QProcess>
 #include <QTest>
 
+#include <algorithm>
 #include <filesystem>
 
 using namespace ckpt;
@@ -140,6 +141,37 @@ private slots:
         QCOMPARE(got["members"].size(), std::size_t(24));
         QCOMPARE(got["order_by"].get<std::string>(), std::string("step"));
         QCOMPARE(got["scalars"].dump(), engine["scalars"].dump());
+    }
+
+    // A series of DCP step folders, given out of order: run order by the step inside, and each
+    // tensor's change between the steps as torch computed it (expected_diff/dcp_steps.json).
+    void dcpStepFolders()
+    {
+        const Json expected = loadJson(CKPT_FIXTURES_DIR "/expected_diff/dcp_steps.json");
+        QVERIFY(expected.is_object());
+        const std::string base = CKPT_FIXTURES_DIR "/files/torch2/dcp/";
+        format::ReadLimits limits;
+        limits.dcpRecordsOnOpen = false;
+        const Series series = openSeries({base + "fsdp_step2", base + "fsdp"}, limits);
+        QCOMPARE(series.members.size(), std::size_t(2));
+        QCOMPARE(std::filesystem::path(series.members[0].file).filename().string(), std::string("fsdp"));
+        QCOMPARE(*series.members[0].step, std::int64_t(7)); // torch: step 7 -> 8
+        QCOMPARE(*series.members[1].step, std::int64_t(8));
+        const std::vector<SeriesTensor> tensors = seriesTensors(series);
+        std::size_t checked = 0;
+        for (const Json &e : expected["entries"]) {
+            if (!e.contains("rel_l2") || e["rel_l2"].is_null())
+                continue;
+            const auto t = std::find_if(tensors.begin(), tensors.end(), [&](const SeriesTensor &s) { return s.path == e["path"]; });
+            QVERIFY2(t != tensors.end(), e["path"].get<std::string>().c_str());
+            QCOMPARE(t->points.size(), std::size_t(2));
+            QVERIFY(t->points[1].relL2Prev && t->points[1].cosPrev);
+            QVERIFY(ckpt::test::closeTo(*t->points[1].relL2Prev, e["rel_l2"].get<double>(), 1e-9));
+            QVERIFY(ckpt::test::closeTo(*t->points[1].cosPrev, e["cosine"].get<double>(), 1e-9));
+            QVERIFY(ckpt::test::closeTo(*t->points[1].relL2First, e["rel_l2"].get<double>(), 1e-9));
+            ++checked;
+        }
+        QVERIFY(checked >= 10);
     }
 
     // Several files on the command line, given out of order: the same run order.
