@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <unordered_map>
 #include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
 #include <filesystem>
 #include <iterator>
 #include <utility>
