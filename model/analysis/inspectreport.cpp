@@ -32,13 +32,6 @@ Json intArray(const std::vector<std::int64_t> &v)
     return a;
 }
 
-Json optionalNumber(const std::optional<double> &v)
-{
-    if (!v || !std::isfinite(*v))
-        return nullptr;
-    return *v;
-}
-
 Json errorJson(const ReadError &e)
 {
     Json j;
@@ -115,6 +108,13 @@ std::string numberText(const Json &v)
 }
 
 } // namespace
+
+Json optionalNumber(const std::optional<double> &v)
+{
+    if (!v || !std::isfinite(*v))
+        return nullptr;
+    return *v;
+}
 
 std::string textTable(const std::vector<std::vector<std::string>> &rows, const std::vector<bool> &rightAlign)
 {

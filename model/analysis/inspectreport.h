@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,8 @@ std::vector<TensorStatsResult> computeAllStats(const format::CheckpointData &dat
 
 /// `ckpt-inspect stats --json`: one entry per matching path. Throws FormatError(Cancelled).
 Json statsReport(const format::CheckpointData &data, const StatsSelection &request);
+/// A number for the JSON reports: null when absent or not finite.
+Json optionalNumber(const std::optional<double> &v);
 /// Paths matched by the request's patterns (all when empty), in listing order.
 std::vector<const format::TensorPath *> matchingPaths(const format::CheckpointData &data,
                                                       const std::vector<std::string> &patterns);

@@ -203,11 +203,6 @@ namespace ckpt {
 
 namespace {
 
-Json optionalJson(const std::optional<double> &v)
-{
-    return v && std::isfinite(*v) ? Json(*v) : Json(nullptr);
-}
-
 std::string numberText(const std::optional<double> &v)
 {
     if (!v)
@@ -379,17 +374,17 @@ Json seriesReport(const Series &series, const std::vector<SeriesTensor> &tensors
         for (const SeriesPoint &p : t.points) {
             Json q;
             q["member"] = p.member;
-            q["l2"] = optionalJson(p.l2);
-            q["mean"] = optionalJson(p.mean);
-            q["std"] = optionalJson(p.std);
-            q["min"] = optionalJson(p.min);
-            q["max"] = optionalJson(p.max);
+            q["l2"] = optionalNumber(p.l2);
+            q["mean"] = optionalNumber(p.mean);
+            q["std"] = optionalNumber(p.std);
+            q["min"] = optionalNumber(p.min);
+            q["max"] = optionalNumber(p.max);
             q["nan"] = p.nan;
             q["inf"] = p.inf;
-            q["rel_l2_prev"] = optionalJson(p.relL2Prev);
-            q["cos_prev"] = optionalJson(p.cosPrev);
-            q["rel_l2_first"] = optionalJson(p.relL2First);
-            q["cos_first"] = optionalJson(p.cosFirst);
+            q["rel_l2_prev"] = optionalNumber(p.relL2Prev);
+            q["cos_prev"] = optionalNumber(p.cosPrev);
+            q["rel_l2_first"] = optionalNumber(p.relL2First);
+            q["cos_first"] = optionalNumber(p.cosFirst);
             if (!p.error.empty())
                 q["error"] = p.error;
             points.push_back(std::move(q));
